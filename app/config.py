@@ -1,0 +1,357 @@
+"""The service's configuration: one typed object, read once, refused early when unsafe.
+
+Every setting comes from an environment variable prefixed ``BFF_`` (or a ``.env`` file). Nothing
+else in the service reads the environment. :func:`load_settings` turns pydantic's validation
+errors into messages that name the variable and say what to set.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+ENV_PREFIX = "BFF_"
+MIN_KEY_BYTES = 32
+
+# Values that people paste from examples and forget. A key containing one of these is refused.
+_PLACEHOLDER_MARKERS = (
+    "change",
+    "replace",
+    "placeholder",
+    "example",
+    "your-",
+    "your_",
+    "todo",
+    "dummy",
+    "xxxx",
+    "insecure",
+)
+_MIN_DISTINCT_CHARS = 8
+_ORIGIN_HOST = re.compile(r"^(\[[0-9a-f:.]+\]|[a-z0-9]([a-z0-9.-]*[a-z0-9])?)$")
+_PROVIDER = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
+# meetergo's provider enum (see docs/upstream.md); the service offers a configured subset.
+MEETERGO_PROVIDERS = ("google", "outlook", "icloud", "caldav", "exchange", "smart-we", "ics")
+
+
+def env_name(field: str) -> str:
+    """The environment variable that sets ``field``."""
+    return f"{ENV_PREFIX}{field.upper()}"
+
+
+def _split_list(value: Any) -> Any:
+    """Accept a list, a JSON array, or a comma-separated string."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            return json.loads(text)
+        return [item.strip() for item in text.split(",") if item.strip()]
+    return value
+
+
+def placeholder_reason(secret: str) -> str | None:
+    """Why ``secret`` looks like a placeholder rather than a generated key, or None."""
+    lowered = secret.lower()
+    for marker in _PLACEHOLDER_MARKERS:
+        if marker in lowered:
+            return f"it contains {marker!r}, which marks a placeholder"
+    if len(set(secret)) < _MIN_DISTINCT_CHARS:
+        return "it has too few distinct characters to be a random key"
+    return None
+
+
+def check_signing_key(name: str, secret: str) -> None:
+    """Refuse a signing key that is short or a placeholder; the message says what to set."""
+    hint = (
+        "generate one with: "
+        f"python -c 'import secrets; print(secrets.token_urlsafe({MIN_KEY_BYTES}))'"
+    )
+    if len(secret.encode()) < MIN_KEY_BYTES:
+        raise ValueError(f"{name} is shorter than {MIN_KEY_BYTES} bytes; {hint}")
+    reason = placeholder_reason(secret)
+    if reason:
+        raise ValueError(f"{name} looks like a placeholder ({reason}); {hint}")
+
+
+def parse_origin(value: str) -> str:
+    """Return ``value`` if it is exactly ``scheme://host[:port]``, else raise ValueError."""
+    parts = urlsplit(value)
+    problem = None
+    if parts.scheme not in ("http", "https"):
+        problem = "the scheme must be http or https"
+    elif parts.username is not None or parts.password is not None:
+        problem = "it must not carry a user name or password"
+    elif not parts.hostname or not _ORIGIN_HOST.match(parts.netloc.rsplit(":", 1)[0].lower()):
+        problem = "the host is missing or malformed"
+    elif parts.path or parts.query or parts.fragment or value.endswith(("?", "#")):
+        problem = "it must have no path, query or fragment (not even a trailing slash)"
+    elif parts.netloc != parts.netloc.lower():
+        problem = "the host must be lower case"
+    if problem is None:
+        try:
+            port = parts.port
+        except ValueError:
+            problem = "the port is not a number between 0 and 65535"
+        else:
+            if port is not None and f":{port}" != parts.netloc[parts.netloc.rfind(":") :]:
+                problem = "the port is written in a non-canonical form"
+    if problem:
+        raise ValueError(f"{value!r} is not an exact origin scheme://host[:port]: {problem}")
+    return value
+
+
+class Settings(BaseSettings):
+    """Everything the service can be told. See ``.env.example`` and docs/configuration.md."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        validate_default=True,
+        frozen=True,
+    )
+
+    # -- deployment ------------------------------------------------------------------------------
+    environment: Literal["production", "development"] = Field(
+        default="production",
+        description="`development` allows plain-http URLs on this machine; "
+        "never use it in production.",
+    )
+    public_url: str = Field(
+        description="The origin at which browsers reach this service, e.g. https://calendar.example.com.",
+    )
+    app_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Origins of the web app allowed to call the service (comma-separated, exact "
+        "scheme://host[:port]). Empty means the service's own public origin.",
+    )
+    demo: bool = Field(
+        default=False,
+        description="Serve the demo login and settings pages. Only allowed in development.",
+    )
+
+    # -- meetergo --------------------------------------------------------------------------------
+    meetergo_api_key: SecretStr = Field(
+        description="meetergo platform API key (ak_live:...). Sent only to meetergo.",
+    )
+    meetergo_base_url: str = Field(
+        default="https://api.meetergo.com",
+        description="meetergo's API base URL (the sandbox's URL in the demo and tests).",
+    )
+    providers: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["google", "outlook"],
+        description="Calendar providers offered to users (comma-separated).",
+    )
+    api_prefix: str = Field(default="/api", description="Path prefix of the calendar API routes.")
+
+    # -- upstream HTTP client --------------------------------------------------------------------
+    upstream_connect_timeout: float = Field(
+        default=3.0, gt=0, le=60, description="Seconds to open a connection to meetergo."
+    )
+    upstream_read_timeout: float = Field(
+        default=10.0, gt=0, le=120, description="Seconds to wait for each read from meetergo."
+    )
+    upstream_write_timeout: float = Field(
+        default=10.0, gt=0, le=120, description="Seconds to wait for each write to meetergo."
+    )
+    upstream_pool_timeout: float = Field(
+        default=3.0, gt=0, le=60, description="Seconds to wait for a free pooled connection."
+    )
+    upstream_max_connections: int = Field(
+        default=20, ge=1, le=1000, description="Connections to meetergo per process."
+    )
+    upstream_max_keepalive: int = Field(
+        default=10, ge=0, le=1000, description="Idle keep-alive connections kept per process."
+    )
+
+    # -- sessions --------------------------------------------------------------------------------
+    session_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        description="Cookie and token signing keys, newest first (comma-separated). "
+        "The first signs, all verify; at least 32 bytes each.",
+    )
+
+    # -- shared state ----------------------------------------------------------------------------
+    redis_url: SecretStr | None = Field(
+        default=None,
+        description="Redis URL for state shared by replicas. "
+        "Unset: in-process state (one replica).",
+    )
+
+    # -- parsing ---------------------------------------------------------------------------------
+    @field_validator("redis_url", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("app_origins", "providers", "session_keys", mode="before")
+    @classmethod
+    def _lists(cls, value: Any) -> Any:
+        return _split_list(value)
+
+    @field_validator("public_url", "meetergo_base_url", mode="before")
+    @classmethod
+    def _strip_trailing_slash(cls, value: Any) -> Any:
+        return value.rstrip("/") if isinstance(value, str) else value
+
+    @field_validator("app_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        return [parse_origin(origin) for origin in value]
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        return parse_origin(value)
+
+    @field_validator("meetergo_base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if (
+            parts.scheme not in ("http", "https")
+            or not parts.hostname
+            or parts.query
+            or parts.fragment
+        ):
+            raise ValueError(f"{value!r} is not an absolute http(s) URL")
+        return value
+
+    @field_validator("meetergo_api_key")
+    @classmethod
+    def _api_key(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().strip():
+            raise ValueError("is empty: set it to your meetergo API key")
+        reason = placeholder_reason(value.get_secret_value())
+        if reason:
+            raise ValueError(
+                f"looks like a placeholder ({reason}): set it to your meetergo API key"
+            )
+        return value
+
+    @field_validator("session_keys")
+    @classmethod
+    def _session_keys(cls, value: list[SecretStr]) -> list[SecretStr]:
+        if not value:
+            raise ValueError("needs at least one key")
+        for index, key in enumerate(value):
+            check_signing_key(f"key #{index + 1}", key.get_secret_value())
+        return value
+
+    @field_validator("providers")
+    @classmethod
+    def _providers(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("needs at least one provider")
+        for provider in value:
+            if not _PROVIDER.match(provider) or provider not in MEETERGO_PROVIDERS:
+                raise ValueError(
+                    f"{provider!r} is not one of meetergo's providers {MEETERGO_PROVIDERS}"
+                )
+        return list(dict.fromkeys(value))
+
+    @field_validator("api_prefix")
+    @classmethod
+    def _api_prefix(cls, value: str) -> str:
+        if not re.fullmatch(r"(/[a-z0-9][a-z0-9_-]*)+", value):
+            raise ValueError(
+                f"{value!r} must look like /api: lower case segments, no trailing slash"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _deployment_rules(self) -> Settings:
+        local = self.environment == "development"
+        if not local and not self.public_url.startswith("https://"):
+            raise ValueError(
+                f"{env_name('public_url')} must be https outside local development; "
+                f"set an https URL, or {env_name('environment')}=development on a developer machine"
+            )
+        if not local:
+            for origin in self.app_origins:
+                if not origin.startswith("https://"):
+                    raise ValueError(
+                        f"{env_name('app_origins')}: {origin!r} must be https "
+                        "outside local development"
+                    )
+        if self.demo and not local:
+            raise ValueError(
+                f"{env_name('demo')}=true serves demo logins and is only allowed with "
+                f"{env_name('environment')}=development"
+            )
+        return self
+
+    # -- derived ---------------------------------------------------------------------------------
+    @property
+    def allowed_origins(self) -> tuple[str, ...]:
+        """The app origins, defaulting to the service's own origin (same-origin deployment)."""
+        return tuple(self.app_origins) or (self.public_url,)
+
+    @property
+    def is_development(self) -> bool:
+        return self.environment == "development"
+
+
+# What to tell the operator when a required variable is missing.
+_MISSING_HINTS = {
+    "public_url": "set it to the https origin where browsers reach this service",
+    "meetergo_api_key": "set it to your meetergo platform API key (ak_live:...)",
+    "session_keys": "set it to a random key of at least 32 bytes "
+    "(python -c 'import secrets; print(secrets.token_urlsafe(32))')",
+}
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; ``problems`` has one operator-readable line each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("invalid configuration:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+def describe_validation_error(error: ValidationError) -> list[str]:
+    """Operator-readable lines for a Settings validation error: variable, problem, what to set."""
+    lines = []
+    for item in error.errors(include_url=False, include_input=False):
+        message = str(item.get("msg", "")).removeprefix("Value error, ")
+        location = item.get("loc", ())
+        if not location:
+            lines.append(message)
+            continue
+        field = str(location[0])
+        if item.get("type") == "missing":
+            hint = _MISSING_HINTS.get(field, "set it")
+            lines.append(f"{env_name(field)} is not set: {hint}")
+        else:
+            lines.append(f"{env_name(field)}: {message}")
+    return lines
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings (environment, ``.env``, ``overrides``) or raise :class:`ConfigError`."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc)) from None
+
+
+def masked(settings: Settings) -> dict[str, Any]:
+    """The effective configuration with every secret masked, for ``check-config`` and logs."""
+    out: dict[str, Any] = {}
+    for name in type(settings).model_fields:
+        value = getattr(settings, name)
+        out[env_name(name)] = _mask(value)
+    return out
+
+
+def _mask(value: Any) -> Any:
+    if isinstance(value, SecretStr):
+        secret = value.get_secret_value()
+        return f"****** ({len(secret)} chars)" if secret else ""
+    if isinstance(value, list):
+        return [_mask(item) for item in value]
+    return value

@@ -1,0 +1,1 @@
+"""Everything about talking to meetergo: the shared client, the route table, error mapping."""
