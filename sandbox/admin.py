@@ -1,0 +1,59 @@
+"""The sandbox's own endpoints: seed, reset, faults, request log, liveness."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+
+from sandbox.faults import FaultConfig
+from sandbox.recorder import LOG_PATH
+from sandbox.runtime import RuntimeDep
+from sandbox.seed import seed_document
+
+router = APIRouter()
+
+
+@router.get("/healthz")
+async def healthz() -> JSONResponse:
+    return JSONResponse({"status": "ok"})
+
+
+@router.get("/_sandbox/seed")
+async def get_seed(runtime: RuntimeDep) -> JSONResponse:
+    return JSONResponse(seed_document(runtime.settings))
+
+
+@router.post("/_sandbox/reset", status_code=204)
+async def reset(runtime: RuntimeDep) -> Response:
+    runtime.reset()
+    return Response(status_code=204)
+
+
+@router.get("/_sandbox/faults")
+async def get_faults(runtime: RuntimeDep) -> JSONResponse:
+    return JSONResponse(runtime.faults.config.model_dump(mode="json"))
+
+
+@router.put("/_sandbox/faults")
+async def put_faults(config: FaultConfig, runtime: RuntimeDep) -> JSONResponse:
+    """Replace the active faults (fields left out take their defaults)."""
+    runtime.faults.set(config)
+    return JSONResponse(runtime.faults.config.model_dump(mode="json"))
+
+
+@router.delete("/_sandbox/faults", status_code=204)
+async def clear_faults(runtime: RuntimeDep) -> Response:
+    runtime.faults.clear()
+    return Response(status_code=204)
+
+
+@router.get(LOG_PATH)
+async def get_requests(runtime: RuntimeDep, path_prefix: str = "") -> JSONResponse:
+    """The request log, oldest first, optionally only paths starting with ``path_prefix``."""
+    return JSONResponse([entry.to_json() for entry in runtime.log.entries(path_prefix)])
+
+
+@router.delete(LOG_PATH, status_code=204)
+async def clear_requests(runtime: RuntimeDep) -> Response:
+    runtime.log.clear()
+    return Response(status_code=204)

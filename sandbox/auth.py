@@ -1,0 +1,87 @@
+"""Who is calling and for whom: meetergo's authentication, checked in meetergo's order."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from sandbox import assumptions
+from sandbox.clock import utc_now
+from sandbox.errors import (
+    BadRequestError,
+    ForbiddenError,
+    NotFoundError,
+    TooManyRequestsError,
+    UnauthorizedError,
+)
+from sandbox.runtime import RuntimeDep
+from sandbox.seed import KEYS_BY_TOKEN, USERS_BY_ID, ApiKey, User
+
+USER_HEADER = "x-meetergo-api-user-id"
+MISSING_AUTHORIZATION = "Missing authorization header"
+INVALID_KEY = "Invalid API key"
+EXPIRED_KEY = "API key has expired"
+MISSING_USER_HEADER = "Missing required header 'x-meetergo-api-user-id' for API key authentication"
+USER_NOT_FOUND = "User not found"
+TOO_MANY_REQUESTS = "Too Many Requests"
+
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The key that authenticated the request and the user it acts for."""
+
+    key: ApiKey
+    user: User
+
+
+def _key_of(authorization: str) -> ApiKey:
+    scheme, _, token = authorization.strip().partition(" ")
+    key = KEYS_BY_TOKEN.get(token.strip()) if scheme.lower() == "bearer" else None
+    if key is None:
+        raise UnauthorizedError(INVALID_KEY)
+    if key.is_expired(utc_now()):
+        raise UnauthorizedError(EXPIRED_KEY)
+    return key
+
+
+def _user_of(key: ApiKey, user_id: str) -> User:
+    user = USERS_BY_ID.get(user_id.lower()) if _UUID.match(user_id) else None
+    if user is None or user.company_id != key.company_id:
+        raise NotFoundError(USER_NOT_FOUND)
+    return user
+
+
+async def authenticate(request: Request, runtime: RuntimeDep) -> Actor:
+    """Steps 1 to 7 of ``docs/sandbox.md``; each failing step raises its documented error."""
+    authorization = request.headers.get("authorization")
+    if not authorization:
+        raise UnauthorizedError(MISSING_AUTHORIZATION)
+    key = _key_of(authorization)
+    if not runtime.limiter.take(assumptions.rate_limit_bucket(key.bucket_id)):
+        raise TooManyRequestsError(TOO_MANY_REQUESTS)
+
+    user_header = request.headers.get(USER_HEADER)
+    if not user_header:
+        if key.owner_id is None:
+            raise BadRequestError(MISSING_USER_HEADER)
+        user_header = key.owner_id
+    user = _user_of(key, user_header)
+    if key.owner_id is not None and user.id != key.owner_id:
+        raise ForbiddenError(assumptions.FORBIDDEN_MESSAGE)
+
+    named = request.query_params.getlist("userId")
+    if named:
+        named_id = named[0] if len(named) == 1 else ""
+        if key.may_act_for_others:
+            user = _user_of(key, named_id)
+        elif named_id.lower() != user.id:
+            raise ForbiddenError(assumptions.FORBIDDEN_MESSAGE)
+    return Actor(key, user)
+
+
+ActorDep = Annotated[Actor, Depends(authenticate)]

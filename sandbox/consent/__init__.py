@@ -1,0 +1,1 @@
+"""The providers' consent screens and meetergo's OAuth callback, as the browser walks them."""

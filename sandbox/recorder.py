@@ -1,0 +1,132 @@
+"""The request log: every request the sandbox receives, secrets masked, the last N kept."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import deque
+from dataclasses import dataclass
+from urllib.parse import parse_qsl
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from sandbox.asgi import read_body, replaying
+from sandbox.clock import iso8601, utc_now
+
+LOG_PATH = "/_sandbox/requests"
+MASK = "***"
+
+_PLATFORM_KEY = re.compile(
+    r"(ak_live:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}):"
+)
+
+
+def mask_credential(token: str) -> str:
+    """Keep what names a key, hide what proves it: ``ak_live:<uuid>:***``, ``rgo-***``."""
+    platform = _PLATFORM_KEY.match(token)
+    if platform:
+        return f"{platform.group(1)}:{MASK}"
+    if token.startswith("rgo-"):
+        return f"rgo-{MASK}"
+    return MASK
+
+
+def mask_authorization(value: str) -> str:
+    scheme, separator, credential = value.strip().partition(" ")
+    if not separator:
+        return MASK
+    return f"{scheme} {mask_credential(credential.strip())}"
+
+
+def _mask_entirely(value: str) -> str:
+    del value
+    return MASK
+
+
+_MASKED_HEADERS = {
+    "authorization": mask_authorization,
+    "proxy-authorization": mask_authorization,
+    "cookie": _mask_entirely,
+}
+
+
+def _decode_body(raw: bytes) -> object:
+    if not raw:
+        return None
+    text = raw.decode("utf-8", errors="replace")
+    try:
+        parsed: object = json.loads(text)
+    except ValueError:
+        return text
+    return parsed
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    method: str
+    path: str
+    query: list[tuple[str, str]]
+    headers: dict[str, str]
+    body: object
+    time: str
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "method": self.method,
+            "path": self.path,
+            "query": [list(pair) for pair in self.query],
+            "headers": self.headers,
+            "body": self.body,
+            "time": self.time,
+        }
+
+
+def record_of(scope: Scope, body: bytes) -> RecordedRequest:
+    headers: dict[str, str] = {}
+    for raw_name, raw_value in scope["headers"]:
+        name = raw_name.decode("latin-1").lower()
+        value = raw_value.decode("latin-1")
+        masker = _MASKED_HEADERS.get(name)
+        if masker is not None:
+            value = masker(value)
+        headers[name] = f"{headers[name]}, {value}" if name in headers else value
+    query_string = scope.get("query_string", b"").decode("latin-1")
+    return RecordedRequest(
+        method=scope["method"],
+        path=scope["path"],
+        query=parse_qsl(query_string, keep_blank_values=True),
+        headers=headers,
+        body=_decode_body(body),
+        time=iso8601(utc_now()),
+    )
+
+
+class RequestLog:
+    def __init__(self, size: int) -> None:
+        self._entries: deque[RecordedRequest] = deque(maxlen=size)
+
+    def add(self, entry: RecordedRequest) -> None:
+        self._entries.append(entry)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+    def entries(self, path_prefix: str = "") -> list[RecordedRequest]:
+        """Oldest first."""
+        return [entry for entry in self._entries if entry.path.startswith(path_prefix)]
+
+
+class RequestRecorder:
+    """ASGI middleware: log a request as it arrives, before anything can fail or cut it short."""
+
+    def __init__(self, app: ASGIApp, log: RequestLog) -> None:
+        self.app = app
+        self.log = log
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] == LOG_PATH:
+            await self.app(scope, receive, send)
+            return
+        body = await read_body(receive)
+        self.log.add(record_of(scope, body))
+        await self.app(scope, replaying(body, receive), send)
