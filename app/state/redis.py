@@ -1,0 +1,177 @@
+"""Shared state in Redis, so that every replica sees the same tickets, revocations and budget.
+
+Each operation is one command (or one script) and one round trip. Timeouts are explicit and
+retries are off: a retried ``SET NX`` or ``INCR`` whose first attempt reached the server would
+report a fresh ticket as used or count twice, and the caller knows better whether to try again.
+A pooled connection that the server closed is detected and replaced by redis-py before use.
+Failures that mean "Redis cannot serve now" become :class:`SharedStateUnavailable`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import math
+from collections.abc import Iterator, Sequence
+
+from redis import exceptions as redis_errors
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
+from app.state.store import DEFAULT_PREFIX, NOT_A_COUNTER, SharedStateUnavailable, check_ttl
+
+# Redis cannot serve the call now; anything else (a wrong type, a bad argument) is a bug.
+_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    redis_errors.ConnectionError,  # includes refused, reset, auth failure, loading, pool empty
+    redis_errors.TimeoutError,
+    redis_errors.ReadOnlyError,  # a replica promoted away under us during failover
+    redis_errors.OutOfMemoryError,  # maxmemory reached with a no-eviction policy
+    OSError,  # socket errors that escape redis-py's own wrapping
+)
+
+# INCR, then an expiry only when the key has none (PTTL -1): a new counter gets the ttl, a running
+# one keeps its window. A script keeps the pair atomic on every Redis version (PEXPIRE NX is 7.0+).
+_INCR_SCRIPT = """
+local count = redis.call('INCR', KEYS[1])
+if redis.call('PTTL', KEYS[1]) == -1 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+end
+return count
+"""
+
+
+def _milliseconds(ttl: float) -> int:
+    # Round up: a key must never expire before the ttl the caller asked for.
+    return max(1, math.ceil(check_ttl(ttl) * 1000))
+
+
+def _text(value: bytes | str | None) -> str | None:
+    # Works with clients made with or without decode_responses.
+    return value.decode() if isinstance(value, bytes) else value
+
+
+@contextlib.contextmanager
+def _translated(operation: str) -> Iterator[None]:
+    try:
+        yield
+    except _UNAVAILABLE as exc:
+        # Name the command only: keys may hold ticket or session ids, URLs may hold a password.
+        raise SharedStateUnavailable(
+            f"redis did not serve {operation}: {type(exc).__name__}"
+        ) from exc
+
+
+class RedisState:
+    """:class:`~app.state.store.SharedState` in Redis, for several replicas.
+
+    Build it with :meth:`from_url` (it then owns and closes its connections), or around an
+    existing ``redis.asyncio.Redis`` client that the caller keeps owning. Every key is stored as
+    ``prefix + key``.
+    """
+
+    def __init__(self, client: Redis, *, prefix: str = DEFAULT_PREFIX) -> None:
+        self._client = client
+        self._prefix = prefix
+        self._owns_client = False
+        self._incr = client.register_script(_INCR_SCRIPT)
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        *,
+        prefix: str = DEFAULT_PREFIX,
+        socket_timeout: float = 1.0,
+        socket_connect_timeout: float = 1.0,
+        max_connections: int = 50,
+        pool_timeout: float = 1.0,
+        client_name: str | None = "meetergo-bff",
+    ) -> RedisState:
+        """Connect lazily to ``url`` (``redis://``, ``rediss://`` or ``unix://``).
+
+        ``socket_timeout`` bounds each command's wait for an answer, ``socket_connect_timeout``
+        each new connection. At most ``max_connections`` are open; a call waits up to
+        ``pool_timeout`` for a free one, then fails as unavailable instead of queueing forever.
+        ``client_name`` labels the connections in Redis's ``CLIENT LIST`` for operators.
+        """
+        pool = BlockingConnectionPool.from_url(
+            url,
+            max_connections=max_connections,
+            timeout=pool_timeout,
+            socket_timeout=socket_timeout,
+            socket_connect_timeout=socket_connect_timeout,
+            retry=Retry(NoBackoff(), retries=0),
+            client_name=client_name,
+        )
+        state = cls(Redis.from_pool(pool), prefix=prefix)
+        state._owns_client = True
+        return state
+
+    @property
+    def name(self) -> str:
+        return "redis"
+
+    @property
+    def prefix(self) -> str:
+        return self._prefix
+
+    def prefixed(self, prefix: str) -> RedisState:
+        """A view on the same connections under another prefix; closing it closes nothing.
+
+        Choose prefixes that are not prefixes of one another, or their keys can meet.
+        """
+        view = copy.copy(self)
+        view._prefix = prefix
+        view._owns_client = False
+        return view
+
+    async def add(self, key: str, value: str, ttl: float) -> bool:
+        ms = _milliseconds(ttl)
+        with _translated("SET NX"):
+            created = await self._client.set(self._prefix + key, value, px=ms, nx=True)
+        return bool(created)
+
+    async def put(self, key: str, value: str, ttl: float) -> None:
+        ms = _milliseconds(ttl)
+        with _translated("SET"):
+            await self._client.set(self._prefix + key, value, px=ms)
+
+    async def get(self, key: str) -> str | None:
+        with _translated("GET"):
+            value = await self._client.get(self._prefix + key)
+        return _text(value)
+
+    async def get_many(self, keys: Sequence[str]) -> list[str | None]:
+        if not keys:
+            return []  # MGET without keys is a syntax error in Redis
+        with _translated("MGET"):
+            values = await self._client.mget([self._prefix + key for key in keys])
+        return [_text(value) for value in values]
+
+    async def delete(self, key: str) -> None:
+        with _translated("DEL"):
+            await self._client.delete(self._prefix + key)
+
+    async def incr(self, key: str, ttl: float) -> int:
+        ms = _milliseconds(ttl)
+        with _translated("INCR"):
+            try:
+                count = await self._incr(keys=[self._prefix + key], args=[ms])
+            except redis_errors.ResponseError as exc:
+                if isinstance(exc, _UNAVAILABLE):
+                    raise
+                # The script's only other failure: INCR on a value that is not a 64-bit integer
+                # (or would overflow one), the same refusal the memory backend makes.
+                raise ValueError(NOT_A_COUNTER) from exc
+        return int(count)
+
+    async def ping(self) -> bool:
+        try:
+            return bool(await self._client.ping())
+        except Exception:  # noqa: BLE001 - readiness asks a yes/no question; any failure is "no"
+            return False
+
+    async def aclose(self) -> None:
+        if self._owns_client:
+            await self._client.aclose()
