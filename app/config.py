@@ -148,6 +148,11 @@ class Settings(BaseSettings):
         description="Calendar providers offered to users (comma-separated).",
     )
     api_prefix: str = Field(default="/api", description="Path prefix of the calendar API routes.")
+    disabled_routes: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Calendar routes switched off, by operation id (comma-separated), e.g. "
+        "deleteConnection. They answer 404 and are left out of the OpenAPI document.",
+    )
 
     # -- upstream HTTP client --------------------------------------------------------------------
     upstream_connect_timeout: float = Field(
@@ -162,6 +167,18 @@ class Settings(BaseSettings):
     upstream_pool_timeout: float = Field(
         default=3.0, gt=0, le=60, description="Seconds to wait for a free pooled connection."
     )
+    upstream_deadline: float = Field(
+        default=15.0,
+        gt=0,
+        le=300,
+        description="Overall seconds for one proxied call, retries included.",
+    )
+    upstream_retries: int = Field(
+        default=2,
+        ge=0,
+        le=5,
+        description="Extra attempts for reads after a connection error or a 502/503/504.",
+    )
     upstream_max_connections: int = Field(
         default=20, ge=1, le=1000, description="Connections to meetergo per process."
     )
@@ -175,6 +192,81 @@ class Settings(BaseSettings):
         "The first signs, all verify; at least 32 bytes each.",
     )
 
+    session_idle_timeout: int = Field(
+        default=1800, ge=60, le=86400, description="Seconds without activity before a session ends."
+    )
+    session_absolute_timeout: int = Field(
+        default=43200, ge=300, le=30 * 86400, description="Seconds after login when a session ends."
+    )
+    session_refresh_interval: int = Field(
+        default=60,
+        ge=1,
+        le=3600,
+        description="The sliding cookie is re-issued at most this often (seconds).",
+    )
+    insecure_cookies: bool = Field(
+        default=False,
+        description="Development only: cookies without Secure and without the __Host- prefix, "
+        "for browsers that refuse Secure cookies on http://localhost.",
+    )
+
+    logout_clear_site_data: bool = Field(
+        default=True,
+        description='Send Clear-Site-Data: "cookies" on logout. Browsers then clear every cookie '
+        "of the service's registrable domain: turn it off when the app shares that domain and "
+        "keeps its own cookies there.",
+    )
+
+    # -- login tickets ---------------------------------------------------------------------------
+    ticket_algorithm: Literal["HS256", "EdDSA", "RS256"] = Field(
+        default="HS256", description="The one JWT algorithm accepted for login tickets."
+    )
+    ticket_secret: SecretStr | None = Field(
+        default=None,
+        description="HS256 shared secret (>= 32 bytes) that the app's backend signs tickets with.",
+    )
+    ticket_public_key: str | None = Field(
+        default=None,
+        description="EdDSA or RS256: the PEM public key, or the path of a file holding it.",
+    )
+    ticket_audience: str = Field(
+        default="meetergo-calendar-bff",
+        min_length=1,
+        description="Required `aud` claim of login tickets.",
+    )
+    ticket_issuer: str | None = Field(
+        default=None, description="Required `iss` claim of login tickets, when set."
+    )
+    ticket_max_age: int = Field(
+        default=300, ge=10, le=3600, description="Longest accepted ticket lifetime (exp - iat)."
+    )
+
+    # -- user mapping ----------------------------------------------------------------------------
+    user_mapping: Literal["claim", "file", "http"] = Field(
+        default="claim",
+        description="Where meetergo user ids come from besides the ticket's meetergo_user_id "
+        "claim: claim (only there), file, or http (the app's endpoint).",
+    )
+    user_mapping_file: str | None = Field(
+        default=None, description="JSON or CSV file mapping app user ids to meetergo user ids."
+    )
+    user_mapping_url: str | None = Field(
+        default=None,
+        description='The app\'s endpoint: GET <url>?user=<id> answers {"meetergoUserId": ...}.',
+    )
+    user_mapping_timeout: float = Field(
+        default=2.0, gt=0, le=30, description="Seconds to wait for the mapping endpoint."
+    )
+    user_mapping_cache_ttl: int = Field(
+        default=300, ge=0, le=86400, description="Seconds a mapping endpoint answer is cached."
+    )
+
+    # -- operations ------------------------------------------------------------------------------
+    management_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token for the management endpoints (>= 32 bytes). Unset: disabled.",
+    )
+
     # -- shared state ----------------------------------------------------------------------------
     redis_url: SecretStr | None = Field(
         default=None,
@@ -182,13 +274,31 @@ class Settings(BaseSettings):
         "Unset: in-process state (one replica).",
     )
 
+    redis_prefix: str = Field(
+        default="mbff:",
+        pattern=r"^[A-Za-z0-9_.:-]{1,64}$",
+        description="Prefix of every Redis key, so deployments can share one Redis database.",
+    )
+    redis_timeout: float = Field(
+        default=1.0, gt=0, le=30, description="Seconds to wait for Redis to connect or answer."
+    )
+
     # -- parsing ---------------------------------------------------------------------------------
-    @field_validator("redis_url", mode="before")
+    @field_validator(
+        "redis_url",
+        "ticket_secret",
+        "ticket_public_key",
+        "ticket_issuer",
+        "user_mapping_file",
+        "user_mapping_url",
+        "management_token",
+        mode="before",
+    )
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("app_origins", "providers", "session_keys", mode="before")
+    @field_validator("app_origins", "providers", "session_keys", "disabled_routes", mode="before")
     @classmethod
     def _lists(cls, value: Any) -> Any:
         return _split_list(value)
@@ -263,6 +373,52 @@ class Settings(BaseSettings):
             )
         return value
 
+    @field_validator("ticket_secret", "management_token")
+    @classmethod
+    def _strong_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            check_signing_key("the value", value.get_secret_value())
+        return value
+
+    @field_validator("user_mapping_url")
+    @classmethod
+    def _mapping_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            parts = urlsplit(value)
+            if parts.scheme not in ("http", "https") or not parts.hostname or parts.fragment:
+                raise ValueError(f"{value!r} is not an absolute http(s) URL")
+        return value
+
+    @model_validator(mode="after")
+    def _ticket_rules(self) -> Settings:
+        if self.ticket_algorithm == "HS256":
+            if self.ticket_secret is None:
+                raise ValueError(
+                    f"{env_name('ticket_secret')} is not set: login tickets use HS256, so set the "
+                    f"shared secret the app's backend signs them with, or set "
+                    f"{env_name('ticket_algorithm')} and {env_name('ticket_public_key')}"
+                )
+        elif self.ticket_public_key is None:
+            raise ValueError(
+                f"{env_name('ticket_public_key')} is not set: {self.ticket_algorithm} tickets are "
+                "checked with the app's public key (PEM text or a file path)"
+            )
+        if self.user_mapping == "file" and not self.user_mapping_file:
+            raise ValueError(f"{env_name('user_mapping_file')} is not set: user mapping is 'file'")
+        if self.user_mapping == "http" and not self.user_mapping_url:
+            raise ValueError(f"{env_name('user_mapping_url')} is not set: user mapping is 'http'")
+        if self.session_refresh_interval * 2 > self.session_idle_timeout:
+            raise ValueError(
+                f"{env_name('session_refresh_interval')} must be at most half of "
+                f"{env_name('session_idle_timeout')}, or active users would time out"
+            )
+        if self.session_idle_timeout > self.session_absolute_timeout:
+            raise ValueError(
+                f"{env_name('session_idle_timeout')} must not exceed "
+                f"{env_name('session_absolute_timeout')}"
+            )
+        return self
+
     @model_validator(mode="after")
     def _deployment_rules(self) -> Settings:
         local = self.environment == "development"
@@ -278,6 +434,11 @@ class Settings(BaseSettings):
                         f"{env_name('app_origins')}: {origin!r} must be https "
                         "outside local development"
                     )
+        if self.insecure_cookies and not local:
+            raise ValueError(
+                f"{env_name('insecure_cookies')}=true drops the Secure cookie flag and is only "
+                f"allowed with {env_name('environment')}=development"
+            )
         if self.demo and not local:
             raise ValueError(
                 f"{env_name('demo')}=true serves demo logins and is only allowed with "

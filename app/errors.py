@@ -34,9 +34,43 @@ PROBLEM_TYPE_PREFIX = "urn:meetergo-bff:problem:"
 
 
 class ErrorCode(StrEnum):
+    # requests
     NOT_FOUND = "not_found"
     METHOD_NOT_ALLOWED = "method_not_allowed"
     VALIDATION_ERROR = "validation_error"
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+    PAYLOAD_TOO_LARGE = "payload_too_large"
+    LENGTH_REQUIRED = "length_required"
+    # CSRF and origins
+    CSRF_FAILED = "csrf_failed"
+    ORIGIN_NOT_ALLOWED = "origin_not_allowed"
+    # sessions and login tickets
+    UNAUTHENTICATED = "unauthenticated"
+    SESSION_EXPIRED = "session_expired"
+    SESSION_REVOKED = "session_revoked"
+    TICKET_INVALID = "ticket_invalid"
+    TICKET_EXPIRED = "ticket_expired"
+    TICKET_REPLAYED = "ticket_replayed"
+    # user mapping
+    USER_NOT_MAPPED = "user_not_mapped"
+    USER_MAPPING_UNAVAILABLE = "user_mapping_unavailable"
+    # the calendar proxy and meetergo
+    INVALID_REDIRECT = "invalid_redirect"
+    ROUTE_DISABLED = "route_disabled"
+    USER_NOT_FOUND = "user_not_found"
+    CONNECTION_ALREADY_EXISTS = "connection_already_exists"
+    ACCESS_DENIED = "access_denied"
+    INVALID_SCOPE = "invalid_scope"
+    SERVER_ERROR = "server_error"
+    LIMIT_REACHED = "limit_reached"
+    UPSTREAM_REJECTED = "upstream_rejected"
+    UPSTREAM_UNAUTHORIZED = "upstream_unauthorized"
+    UPSTREAM_RATE_LIMITED = "upstream_rate_limited"
+    UPSTREAM_TIMEOUT = "upstream_timeout"
+    UPSTREAM_UNAVAILABLE = "upstream_unavailable"
+    UPSTREAM_BAD_RESPONSE = "upstream_bad_response"
+    # the service itself
+    SHARED_STATE_UNAVAILABLE = "shared_state_unavailable"
     INTERNAL_ERROR = "internal_error"
 
 
@@ -66,6 +100,180 @@ CATALOG: Mapping[ErrorCode, ProblemSpec] = {
         "Invalid request",
         "A path parameter, query parameter or body failed validation; `errors` says where.",
         "A programming error or bad user input: fix the request, do not retry it unchanged.",
+    ),
+    ErrorCode.UNSUPPORTED_MEDIA_TYPE: ProblemSpec(
+        415,
+        "Unsupported media type",
+        "A request body that is not `application/json`.",
+        "A programming error: send JSON with `Content-Type: application/json`.",
+    ),
+    ErrorCode.PAYLOAD_TOO_LARGE: ProblemSpec(
+        413,
+        "Request body too large",
+        "The body is larger than the service accepts for any call.",
+        "A programming error: calendar calls need only a few hundred bytes.",
+    ),
+    ErrorCode.LENGTH_REQUIRED: ProblemSpec(
+        411,
+        "Length required",
+        "A body sent without `Content-Length` (chunked); browsers' fetch always sends one.",
+        "Send the body with a known length.",
+    ),
+    ErrorCode.CSRF_FAILED: ProblemSpec(
+        403,
+        "CSRF check failed",
+        "The `X-CSRF: 1` header is missing on an `/api` or `/auth` call.",
+        "Use the JS client, or add the header to every call; never retry without it.",
+    ),
+    ErrorCode.ORIGIN_NOT_ALLOWED: ProblemSpec(
+        403,
+        "Origin not allowed",
+        "A state-changing call whose `Origin` (or `Referer`) is not a configured app origin, "
+        "or that the browser marked `Sec-Fetch-Site: cross-site`, or that carries neither header.",
+        "Call from a configured app origin; an operator adds origins to `BFF_APP_ORIGINS`.",
+    ),
+    ErrorCode.UNAUTHENTICATED: ProblemSpec(
+        401,
+        "Not signed in",
+        "No session cookie, or one whose signature does not verify (tampered, or signed with a "
+        "key that was removed).",
+        "Start a session: get a fresh login ticket from the app's backend, POST /auth/session.",
+    ),
+    ErrorCode.SESSION_EXPIRED: ProblemSpec(
+        401,
+        "Session expired",
+        "The session passed its idle or absolute timeout.",
+        "Start a new session with a fresh login ticket.",
+    ),
+    ErrorCode.SESSION_REVOKED: ProblemSpec(
+        401,
+        "Session revoked",
+        "The session was ended by logout or by an operator.",
+        "Start a new session with a fresh login ticket.",
+    ),
+    ErrorCode.TICKET_INVALID: ProblemSpec(
+        401,
+        "Login ticket invalid",
+        "The ticket's signature, algorithm, audience, issuer, lifetime or claims are not "
+        "acceptable; the operator log says which.",
+        "A configuration or minting error in the app's backend; retrying will not help.",
+    ),
+    ErrorCode.TICKET_EXPIRED: ProblemSpec(
+        401,
+        "Login ticket expired",
+        "The ticket's `exp` has passed.",
+        "Ask the app's backend for a fresh ticket and post it at once.",
+    ),
+    ErrorCode.TICKET_REPLAYED: ProblemSpec(
+        401,
+        "Login ticket already used",
+        "Each ticket starts one session; this one was used before.",
+        "Ask the app's backend for a fresh ticket for each login.",
+    ),
+    ErrorCode.USER_NOT_MAPPED: ProblemSpec(
+        403,
+        "No meetergo user for this account",
+        "The signed-in user has no meetergo user id, so calendar calls cannot be made.",
+        "Tell the user calendar connection is not available for their account yet; the app's "
+        "operator adds the mapping.",
+    ),
+    ErrorCode.USER_MAPPING_UNAVAILABLE: ProblemSpec(
+        503,
+        "User mapping unavailable",
+        "The app's user-mapping endpoint failed or timed out.",
+        "Retry after `Retry-After` seconds.",
+    ),
+    ErrorCode.INVALID_REDIRECT: ProblemSpec(
+        422,
+        "Redirect not allowed",
+        "A `redirectUrl` (or `returnTo`) whose origin is not a configured app origin.",
+        "A programming or configuration error: return only to the app's own origins.",
+    ),
+    ErrorCode.ROUTE_DISABLED: ProblemSpec(
+        404,
+        "Not available",
+        "The operator switched this calendar call off (`BFF_DISABLED_ROUTES`).",
+        "Hide the feature; the call will not work in this deployment.",
+    ),
+    ErrorCode.USER_NOT_FOUND: ProblemSpec(
+        404,
+        "meetergo user not found",
+        "meetergo does not know the meetergo user id this user is mapped to.",
+        "Tell the user calendars are not available for their account; the operator fixes "
+        "the mapping.",
+    ),
+    ErrorCode.CONNECTION_ALREADY_EXISTS: ProblemSpec(
+        409,
+        "Calendar already connected",
+        "The user connected this calendar account before.",
+        "Say the account is already connected; refresh the list.",
+    ),
+    ErrorCode.ACCESS_DENIED: ProblemSpec(
+        403,
+        "Access denied at the provider",
+        "The user declined the calendar permission on the provider's consent screen.",
+        "Explain why calendar access is needed and offer to try again.",
+    ),
+    ErrorCode.INVALID_SCOPE: ProblemSpec(
+        400,
+        "Calendar permission missing",
+        "The user granted the sign-in but not the calendar permission.",
+        "Ask the user to connect again and keep the calendar permission ticked.",
+    ),
+    ErrorCode.SERVER_ERROR: ProblemSpec(
+        502,
+        "Provider error",
+        "Google, Microsoft or meetergo failed while connecting the calendar.",
+        "Offer a retry after a few seconds.",
+    ),
+    ErrorCode.LIMIT_REACHED: ProblemSpec(
+        409,
+        "Limit reached",
+        "meetergo refused the call because an account limit is reached (its status 406).",
+        "Tell the user; the company's meetergo plan decides the limit.",
+    ),
+    ErrorCode.UPSTREAM_REJECTED: ProblemSpec(
+        502,
+        "meetergo refused the call",
+        "meetergo answered with an error the service does not expect; the operator log has it.",
+        "Show a generic error with the request id.",
+    ),
+    ErrorCode.UPSTREAM_UNAUTHORIZED: ProblemSpec(
+        502,
+        "Calendar service misconfigured",
+        "meetergo refused the service's API key (missing, invalid, expired or lacking "
+        "permission); the operator is alerted by an error log.",
+        "Show a generic error; retrying will not help until the operator replaces the key.",
+    ),
+    ErrorCode.UPSTREAM_RATE_LIMITED: ProblemSpec(
+        503,
+        "Calendar service busy",
+        "meetergo's request budget for this company is spent for the moment.",
+        "Retry after `Retry-After` seconds.",
+    ),
+    ErrorCode.UPSTREAM_TIMEOUT: ProblemSpec(
+        504,
+        "meetergo did not answer in time",
+        "The call passed its deadline (retries included).",
+        "Offer a retry; a write may or may not have been applied, so refresh before repeating it.",
+    ),
+    ErrorCode.UPSTREAM_UNAVAILABLE: ProblemSpec(
+        502,
+        "meetergo unavailable",
+        "meetergo could not be reached or answered 5xx (reads were retried).",
+        "Offer a retry after a few seconds.",
+    ),
+    ErrorCode.UPSTREAM_BAD_RESPONSE: ProblemSpec(
+        502,
+        "Malformed answer from meetergo",
+        "meetergo's answer was not the JSON expected.",
+        "Offer a retry; report the request id if it persists.",
+    ),
+    ErrorCode.SHARED_STATE_UNAVAILABLE: ProblemSpec(
+        503,
+        "Service temporarily unavailable",
+        "The shared state (Redis) did not answer, so sessions cannot be checked safely.",
+        "Retry after `Retry-After` seconds.",
     ),
     ErrorCode.INTERNAL_ERROR: ProblemSpec(
         500,
@@ -166,3 +374,14 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _on_http_exception)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(Exception, _on_unexpected)
+
+
+def render_error_table() -> str:
+    """The Markdown table of every error code (docs/errors.md is generated from it)."""
+    lines = [
+        "| code | status | meaning | what the SPA should do |",
+        "|---|---|---|---|",
+    ]
+    for code, spec in CATALOG.items():
+        lines.append(f"| `{code.value}` | {spec.status} | {spec.meaning} | {spec.advice} |")
+    return "\n".join(lines) + "\n"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from app.config import ConfigError, Settings, load_settings, masked
-from tests.support.settings import API_KEY, SESSION_KEY, make_settings
+from tests.support.settings import API_KEY, SESSION_KEY, TICKET_SECRET, make_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -19,6 +19,7 @@ def load(monkeypatch: pytest.MonkeyPatch, **env: str) -> Settings:
         "BFF_PUBLIC_URL": "https://bff.test",
         "BFF_MEETERGO_API_KEY": API_KEY,
         "BFF_SESSION_KEYS": SESSION_KEY,
+        "BFF_TICKET_SECRET": TICKET_SECRET,
     }
     base.update(env)
     for name, value in base.items():
@@ -184,7 +185,7 @@ def test_dotenv_file_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     env_file = tmp_path / ".env"
     env_file.write_text(
         f"BFF_PUBLIC_URL=https://from-dotenv.test\nBFF_MEETERGO_API_KEY={API_KEY}\n"
-        f"BFF_SESSION_KEYS={SESSION_KEY}\n"
+        f"BFF_SESSION_KEYS={SESSION_KEY}\nBFF_TICKET_SECRET={TICKET_SECRET}\n"
     )
     assert load_settings(_env_file=env_file).public_url == "https://from-dotenv.test"
 
@@ -204,3 +205,15 @@ def test_env_example_documents_every_setting_and_is_refused_as_is() -> None:
     assert documented == expected
     with pytest.raises(ConfigError):
         load_settings(_env_file=ROOT / ".env.example")
+
+
+def test_refresh_interval_must_leave_room_inside_the_idle_timeout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    text = problems(monkeypatch, BFF_SESSION_IDLE_TIMEOUT="60", BFF_SESSION_REFRESH_INTERVAL="60")
+    assert "BFF_SESSION_REFRESH_INTERVAL must be at most half" in text
+
+
+def test_redis_prefix_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert "BFF_REDIS_PREFIX" in problems(monkeypatch, BFF_REDIS_PREFIX="has space")
+    assert load(monkeypatch, BFF_REDIS_PREFIX="tenant-a:").redis_prefix == "tenant-a:"

@@ -1,0 +1,44 @@
+"""Documents generated from the code, so they cannot drift: ``python -m app.docs_gen``.
+
+A test regenerates each one and fails when the committed copy differs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from app.errors import render_error_table
+
+ROOT = Path(__file__).resolve().parent.parent
+
+_ERRORS_HEADER = """\
+# Error codes
+
+Every error leaves the service as `application/problem+json` (RFC 9457):
+
+```json
+{"type": "urn:meetergo-bff:problem:session_expired", "title": "Session expired", "status": 401,
+ "code": "session_expired", "requestId": "5f0c..."}
+```
+
+`code` is stable: program against it, not against `title` or `detail`. `requestId` is also in the
+`X-Request-ID` response header; quote it when reporting a problem. `Retry-After` accompanies the
+answers where waiting helps. Validation errors add `errors`: a list of `{location, message}`.
+
+This table is generated from `app/errors.py` (`python -m app.docs_gen`); a test keeps it in sync.
+
+"""
+
+
+def generated_documents() -> dict[Path, str]:
+    return {ROOT / "docs" / "errors.md": _ERRORS_HEADER + render_error_table()}
+
+
+def main() -> None:
+    for path, text in generated_documents().items():
+        path.write_text(text, encoding="utf-8")
+        print(f"wrote {path.relative_to(ROOT)}")  # noqa: T201
+
+
+if __name__ == "__main__":
+    main()
