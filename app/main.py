@@ -1,36 +1,66 @@
-"""The application factory."""
+"""The application factory: builds every component once and wires the request path."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 import httpx
 from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
 
 from app import __version__
 from app.config import Settings, load_settings
 from app.errors import install_error_handlers
-from app.ops import health
+from app.ops import health, manage
+from app.ops.body import JsonBodyMiddleware
 from app.ops.health import Readiness
 from app.ops.request_id import RequestIdMiddleware
+from app.ops.set_cookie import SetCookieMiddleware
+from app.session import routes as session_routes
+from app.session.csrf import CsrfMiddleware
+from app.session.mapping import build_user_mapping
+from app.session.sessions import SessionManager
+from app.session.tickets import TicketVerifier
+from app.state.factory import open_shared_state
+from app.state.store import SharedState
 from app.upstream.client import build_upstream_client
+
+AUTH_PREFIX = "/auth"
 
 
 def create_app(
     settings: Settings | None = None,
     *,
     upstream_transport: httpx.AsyncBaseTransport | None = None,
+    shared_state: SharedState | None = None,
 ) -> FastAPI:
-    """Build the service. Without ``settings``, they are read from the environment."""
+    """Build the service. Without ``settings``, they are read from the environment.
+
+    Everything that can be wrong with the configuration (keys, files) fails here, at start-up, not
+    on the first request. ``upstream_transport`` and ``shared_state`` let tests put a controlled
+    edge under the real code.
+    """
     settings = settings or load_settings()
+    state = shared_state or open_shared_state(settings)
+    mapping_client = httpx.AsyncClient(timeout=settings.user_mapping_timeout, trust_env=False)
+    user_mapping = build_user_mapping(settings, mapping_client)
+    tickets = TicketVerifier(settings, state)
+    sessions = SessionManager(settings, state)
+    readiness = Readiness()
+    if state.name != "memory":  # in-process state is always there; anything else may not be
+        readiness.checks["shared_state"] = state.ping
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with build_upstream_client(settings, upstream_transport) as client:
-            app.state.upstream = client
+        async with AsyncExitStack() as stack:
+            stack.push_async_callback(state.aclose)
+            stack.push_async_callback(mapping_client.aclose)
+            app.state.upstream = await stack.enter_async_context(
+                build_upstream_client(settings, upstream_transport)
+            )
             yield
-            app.state.readiness.shutting_down = True
+            readiness.shutting_down = True
 
     app = FastAPI(
         title="meetergo-calendar-bff",
@@ -41,8 +71,40 @@ def create_app(
         redoc_url=None,
     )
     app.state.settings = settings
-    app.state.readiness = Readiness()
+    app.state.readiness = readiness
+    app.state.shared_state = state
+    app.state.user_mapping = user_mapping
+    app.state.tickets = tickets
+    app.state.sessions = sessions
+
     install_error_handlers(app)
     app.include_router(health.router)
-    app.add_middleware(RequestIdMiddleware)
+    app.include_router(session_routes.router)
+    app.include_router(manage.router)
+    if settings.demo:
+        from app import demo_routes  # noqa: PLC0415 - demo code is loaded only in demo mode
+
+        app.include_router(demo_routes.router)
+    _install_middleware(app, settings)
     return app
+
+
+def _install_middleware(app: FastAPI, settings: Settings) -> None:
+    """The request path's outer steps. Starlette runs the last one added first."""
+    guarded = (settings.api_prefix, AUTH_PREFIX)
+    app.add_middleware(SetCookieMiddleware)
+    app.add_middleware(JsonBodyMiddleware, prefixes=guarded)
+    app.add_middleware(CsrfMiddleware, prefixes=guarded, origins=settings.allowed_origins)
+    cross_origin = [origin for origin in settings.allowed_origins if origin != settings.public_url]
+    if cross_origin:
+        # Only for a SPA on another origin: exact origins, credentials, never "*".
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=cross_origin,
+            allow_credentials=True,
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=["X-CSRF", "Content-Type", "X-Request-ID"],
+            expose_headers=["X-Request-ID", "Retry-After"],
+            max_age=600,
+        )
+    app.add_middleware(RequestIdMiddleware)

@@ -15,5 +15,10 @@ def open_shared_state(settings: Settings) -> SharedState:
     whether it answers, so a replica starts even while Redis is briefly away.
     """
     if settings.redis_url is not None:
-        return RedisState.from_url(settings.redis_url.get_secret_value())
-    return MemoryState()
+        return RedisState.from_url(
+            settings.redis_url.get_secret_value(),
+            prefix=settings.redis_prefix,
+            socket_timeout=settings.redis_timeout,
+            socket_connect_timeout=settings.redis_timeout,
+        )
+    return MemoryState(prefix=settings.redis_prefix)

@@ -1,0 +1,1 @@
+"""Login sessions: tickets, cookies, and which meetergo user an app user is."""

@@ -1,0 +1,84 @@
+"""Request dependencies for the signed-in user: their session and their meetergo user id."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from app.errors import ErrorCode, ProblemError
+from app.ops.set_cookie import queue_cookie
+from app.session.identity import user_hash
+from app.session.mapping import UserMapping, UserMappingUnavailable
+from app.session.sessions import Session, SessionManager
+
+logger = logging.getLogger(__name__)
+
+_DEAD_SESSION = frozenset(
+    {ErrorCode.UNAUTHENTICATED, ErrorCode.SESSION_EXPIRED, ErrorCode.SESSION_REVOKED}
+)
+
+
+def get_sessions(request: Request) -> SessionManager:
+    sessions: SessionManager = request.app.state.sessions
+    return sessions
+
+
+def get_user_mapping(request: Request) -> UserMapping:
+    mapping: UserMapping = request.app.state.user_mapping
+    return mapping
+
+
+SessionsDep = Annotated[SessionManager, Depends(get_sessions)]
+UserMappingDep = Annotated[UserMapping, Depends(get_user_mapping)]
+
+
+async def _authenticate(request: Request, sessions: SessionManager, *, activity: bool) -> Session:
+    cookie = request.cookies.get(sessions.codec.name)
+    try:
+        checked = await sessions.authenticate(cookie, activity=activity)
+    except ProblemError as exc:
+        if cookie is not None and exc.code in _DEAD_SESSION:
+            queue_cookie(request, sessions.codec.clear_header())  # a dead cookie is dropped
+        raise
+    if checked.refreshed_cookie is not None:
+        queue_cookie(request, sessions.codec.set_header(checked.refreshed_cookie))
+    return checked.session
+
+
+async def active_session(request: Request, sessions: SessionsDep) -> Session:
+    """The caller's session; this call counts as activity and slides the idle timeout."""
+    return await _authenticate(request, sessions, activity=True)
+
+
+async def passive_session(request: Request, sessions: SessionsDep) -> Session:
+    """The caller's session, checked without counting as activity (status polls)."""
+    return await _authenticate(request, sessions, activity=False)
+
+
+ActiveSessionDep = Annotated[Session, Depends(active_session)]
+PassiveSessionDep = Annotated[Session, Depends(passive_session)]
+
+
+async def meetergo_user_id(
+    request: Request, session: ActiveSessionDep, sessions: SessionsDep, mapping: UserMappingDep
+) -> str:
+    """The meetergo user id calendar calls are made for; 403 when the user has none."""
+    if session.data.mid is not None:
+        return session.data.mid
+    try:
+        found = await mapping.lookup(session.data.sub)
+    except UserMappingUnavailable as exc:
+        logger.error("user mapping failed for user %s: %s", user_hash(session.data.sub), exc)
+        raise ProblemError(
+            ErrorCode.USER_MAPPING_UNAVAILABLE, headers={"Retry-After": "10"}
+        ) from None
+    if found is None:
+        raise ProblemError(ErrorCode.USER_NOT_MAPPED)
+    # Remember it in the cookie so the next calls need no lookup.
+    queue_cookie(request, sessions.codec.set_header(sessions.with_meetergo_user(session, found)))
+    return found
+
+
+MeetergoUserDep = Annotated[str, Depends(meetergo_user_id)]

@@ -1,0 +1,146 @@
+"""Sessions: started from a login ticket, checked on every call, ended by logout or an operator.
+
+Every rule is enforced on the server from the signed cookie, whatever the browser keeps:
+
+- idle timeout, sliding: each authenticated call that counts as activity moves ``seen`` forward,
+  re-issuing the cookie at most once per ``session_refresh_interval``;
+- absolute timeout from ``iat``, never extended;
+- revocation of one session (logout) or of every session of a user issued up to a moment (the
+  operator's action), kept in shared state so every replica honours it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from typing import TypeVar
+
+from app.config import Settings
+from app.errors import ErrorCode, ProblemError
+from app.session.cookie import SessionCookieCodec, SessionData
+from app.session.identity import new_session_id, user_hash
+from app.session.tickets import LoginTicket
+from app.state.store import SharedState, SharedStateUnavailable
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Session:
+    data: SessionData
+    idle_expires_at: float
+    absolute_expires_at: float
+
+    @property
+    def expires_at(self) -> float:
+        return min(self.idle_expires_at, self.absolute_expires_at)
+
+
+@dataclass(frozen=True)
+class Authenticated:
+    """A checked session, and the cookie to send back when it was refreshed."""
+
+    session: Session
+    refreshed_cookie: str | None
+
+
+class SessionManager:
+    def __init__(
+        self,
+        settings: Settings,
+        state: SharedState,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.codec = SessionCookieCodec(settings)
+        self._state = state
+        self._clock = clock
+        self._idle = settings.session_idle_timeout
+        self._absolute = settings.session_absolute_timeout
+        self._refresh = settings.session_refresh_interval
+
+    # -- starting --------------------------------------------------------------------------------
+    def start(self, ticket: LoginTicket, meetergo_user_id: str | None) -> tuple[Session, str]:
+        """A new session (always a new id) for the ticket's user, and its cookie value."""
+        now = round(self._clock(), 3)
+        data = SessionData(
+            sid=new_session_id(),
+            sub=ticket.sub,
+            mid=meetergo_user_id,
+            name=ticket.name,
+            iat=now,
+            seen=now,
+        )
+        logger.info("session started for user %s", user_hash(ticket.sub))
+        return self._session(data), self.codec.encode(data)
+
+    def with_meetergo_user(self, session: Session, meetergo_user_id: str) -> str:
+        """The cookie value of ``session`` once its user's meetergo id became known."""
+        return self.codec.encode(replace(session.data, mid=meetergo_user_id))
+
+    # -- checking --------------------------------------------------------------------------------
+    async def authenticate(self, cookie: str | None, *, activity: bool) -> Authenticated:
+        """Check the cookie; raise ProblemError (401) when it does not carry a live session.
+
+        ``activity`` says whether this call counts as the user being active (it slides the idle
+        timeout) or is a background check such as ``/auth/me`` (it does not).
+        """
+        data = self.codec.decode(cookie) if cookie else None
+        if data is None:
+            raise ProblemError(ErrorCode.UNAUTHENTICATED)
+        now = self._clock()
+        session = self._session(data)
+        if now >= session.absolute_expires_at or now >= session.idle_expires_at:
+            raise ProblemError(ErrorCode.SESSION_EXPIRED)
+        if await self._is_revoked(data):
+            raise ProblemError(ErrorCode.SESSION_REVOKED)
+        if activity and now - data.seen >= self._refresh:
+            fresh = replace(data, seen=round(now, 3))
+            return Authenticated(self._session(fresh), self.codec.encode(fresh))
+        return Authenticated(session, None)
+
+    def peek(self, cookie: str | None) -> SessionData | None:
+        """The signed content of a cookie without any other check (for logout)."""
+        return self.codec.decode(cookie) if cookie else None
+
+    # -- ending ----------------------------------------------------------------------------------
+    async def revoke(self, data: SessionData) -> None:
+        """End one session on every replica (logout)."""
+        await self._guarded(self._state.put(f"rev:sid:{data.sid}", "1", self._absolute))
+        logger.info("session revoked for user %s", user_hash(data.sub))
+
+    async def revoke_user(self, app_user_id: str) -> float:
+        """End every session of a user issued until now, on every replica; return that moment."""
+        moment = self._clock()
+        key = f"rev:user:{user_hash(app_user_id)}"
+        await self._guarded(self._state.put(key, repr(moment), self._absolute))
+        logger.warning("all sessions revoked for user %s", user_hash(app_user_id))
+        return moment
+
+    # -- internals -------------------------------------------------------------------------------
+    def _session(self, data: SessionData) -> Session:
+        return Session(
+            data=data,
+            idle_expires_at=data.seen + self._idle,
+            absolute_expires_at=data.iat + self._absolute,
+        )
+
+    async def _is_revoked(self, data: SessionData) -> bool:
+        keys = [f"rev:sid:{data.sid}", f"rev:user:{user_hash(data.sub)}"]
+        by_session, by_user = await self._guarded(self._state.get_many(keys))
+        if by_session is not None:
+            return True
+        return by_user is not None and data.iat <= float(by_user)
+
+    @staticmethod
+    async def _guarded(operation: Awaitable[T]) -> T:
+        # Fail closed: without the shared state a revoked session could pass.
+        try:
+            return await operation
+        except SharedStateUnavailable:
+            logger.exception("shared state unavailable")
+            raise ProblemError(
+                ErrorCode.SHARED_STATE_UNAVAILABLE, headers={"Retry-After": "5"}
+            ) from None
