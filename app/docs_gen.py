@@ -5,6 +5,8 @@ A test regenerates each one and fails when the committed copy differs.
 
 from __future__ import annotations
 
+import json
+import secrets
 from pathlib import Path
 
 from app.errors import render_error_table
@@ -30,8 +32,28 @@ This table is generated from `app/errors.py` (`python -m app.docs_gen`); a test 
 """
 
 
+def service_openapi() -> str:
+    """This service's OpenAPI document, for a reference configuration (default routes)."""
+    from app.config import Settings  # noqa: PLC0415
+    from app.main import create_app  # noqa: PLC0415 - avoid importing the app for errors.md
+
+    # The document does not depend on keys: throwaway ones satisfy the settings' checks.
+    settings = Settings(
+        _env_file=None,
+        public_url="https://calendar.example.com",
+        meetergo_api_key=f"ak_live:reference:{secrets.token_urlsafe(24)}",
+        session_keys=[secrets.token_urlsafe(32)],
+        ticket_secret=secrets.token_urlsafe(32),
+    )
+    document = create_app(settings).openapi()
+    return json.dumps(document, indent=2, sort_keys=True) + "\n"
+
+
 def generated_documents() -> dict[Path, str]:
-    return {ROOT / "docs" / "errors.md": _ERRORS_HEADER + render_error_table()}
+    return {
+        ROOT / "docs" / "errors.md": _ERRORS_HEADER + render_error_table(),
+        ROOT / "openapi" / "meetergo-calendar-bff.json": service_openapi(),
+    }
 
 
 def main() -> None:

@@ -354,7 +354,7 @@ async def _on_validation_error(_: Request, exc: Exception) -> JSONResponse:
     errors = [
         {
             "location": ".".join(str(part) for part in error.get("loc", ())),
-            "message": error.get("msg", ""),
+            "message": str(error.get("msg", "")).removeprefix("Value error, "),
         }
         for error in exc.errors()
     ]

@@ -10,7 +10,8 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
 from app import __version__
-from app.config import Settings, load_settings
+from app.config import ConfigError, Settings, env_name, load_settings
+from app.connect.flows import FlowCodec
 from app.errors import install_error_handlers
 from app.ops import health, manage
 from app.ops.body import JsonBodyMiddleware
@@ -25,6 +26,10 @@ from app.session.tickets import TicketVerifier
 from app.state.factory import open_shared_state
 from app.state.store import SharedState
 from app.upstream.client import build_upstream_client
+from app.upstream.proxy import CalendarProxy
+from app.upstream.router import build_calendar_router
+from app.upstream.sender import UpstreamSender
+from app.upstream.table import ROUTES_BY_ID
 
 AUTH_PREFIX = "/auth"
 
@@ -42,6 +47,14 @@ def create_app(
     edge under the real code.
     """
     settings = settings or load_settings()
+    unknown = sorted(set(settings.disabled_routes) - set(ROUTES_BY_ID))
+    if unknown:
+        raise ConfigError(
+            [
+                f"{env_name('disabled_routes')}: unknown operation ids {unknown}; "
+                f"known: {sorted(ROUTES_BY_ID)}"
+            ]
+        )
     state = shared_state or open_shared_state(settings)
     mapping_client = httpx.AsyncClient(timeout=settings.user_mapping_timeout, trust_env=False)
     user_mapping = build_user_mapping(settings, mapping_client)
@@ -56,9 +69,11 @@ def create_app(
         async with AsyncExitStack() as stack:
             stack.push_async_callback(state.aclose)
             stack.push_async_callback(mapping_client.aclose)
-            app.state.upstream = await stack.enter_async_context(
+            upstream = await stack.enter_async_context(
                 build_upstream_client(settings, upstream_transport)
             )
+            app.state.upstream = upstream
+            app.state.calendar_proxy = CalendarProxy(UpstreamSender(settings, upstream))
             yield
             readiness.shutting_down = True
 
@@ -76,11 +91,13 @@ def create_app(
     app.state.user_mapping = user_mapping
     app.state.tickets = tickets
     app.state.sessions = sessions
+    app.state.flows = FlowCodec(settings)
 
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(session_routes.router)
     app.include_router(manage.router)
+    app.include_router(build_calendar_router(settings))
     if settings.demo:
         from app import demo_routes  # noqa: PLC0415 - demo code is loaded only in demo mode
 

@@ -1,0 +1,224 @@
+"""The calendar API routes, generated from the allowlist in :mod:`app.upstream.table`.
+
+Each table entry becomes one FastAPI route whose signature declares exactly its path parameters,
+query parameters and body, so FastAPI validates them, documents them in the OpenAPI document, and
+nothing else reaches the handler. The handler then refuses query parameters the table does not
+name (``userId`` included), builds an :class:`UpstreamCall` and hands it to the proxy pipeline.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Body, Depends, Path, Query, Request
+from starlette.responses import Response
+
+from app.config import Settings
+from app.connect.flows import FlowCodec
+from app.errors import ErrorCode, ProblemError
+from app.ops.set_cookie import queue_cookie
+from app.session.deps import ActiveSessionDep, MeetergoUserDep
+from app.session.identity import user_hash
+from app.upstream.call import UpstreamCall
+from app.upstream.proxy import CalendarProxy
+from app.upstream.responses import to_response
+from app.upstream.table import (
+    CONNECTION_ID_PATTERN,
+    MAX_REDIRECT_URL,
+    ROUTES,
+    UPSTREAM_BASE_PATH,
+    QueryParam,
+    UpstreamRoute,
+)
+
+logger = logging.getLogger(__name__)
+FLOW_ID_HEADER = "X-Flow-ID"
+
+_PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
+_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Not signed in, or the session ended", **_PROBLEM},
+    403: {
+        "description": "CSRF or origin check failed, or the user has no meetergo user",
+        **_PROBLEM,
+    },
+    404: {"description": "Unknown connection", **_PROBLEM},
+    422: {"description": "Invalid parameters or body", **_PROBLEM},
+    502: {"description": "meetergo failed or refused the service", **_PROBLEM},
+    503: {"description": "meetergo's budget is spent; retry later", **_PROBLEM},
+    504: {"description": "meetergo did not answer in time", **_PROBLEM},
+}
+
+
+def get_proxy(request: Request) -> CalendarProxy:
+    proxy: CalendarProxy = request.app.state.calendar_proxy
+    return proxy
+
+
+def get_flows(request: Request) -> FlowCodec:
+    flows: FlowCodec = request.app.state.flows
+    return flows
+
+
+def validate_return_target(url: str, allowed_origins: tuple[str, ...]) -> str:
+    """``url`` if it is an absolute URL on an allowed app origin; else 422 ``invalid_redirect``."""
+    parts = urlsplit(url)
+    origin = f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else None
+    if (
+        origin not in allowed_origins
+        or parts.username is not None
+        or any(ord(char) < 0x21 or char == "\\" for char in url)
+    ):
+        raise ProblemError(
+            ErrorCode.INVALID_REDIRECT, "The return URL must be on one of the app's origins."
+        )
+    return url
+
+
+def _query_annotation(param: QueryParam) -> Any:
+    description = param.description
+    if param.kind == "bool":
+        return Annotated[Literal["true", "false"] | None, Query(description=description)]
+    return Annotated[
+        str | None, Query(description=description, min_length=1, max_length=MAX_REDIRECT_URL)
+    ]
+
+
+def _signature(route: UpstreamRoute, providers: type[StrEnum]) -> inspect.Signature:
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    params = [
+        inspect.Parameter("request", keyword, annotation=Request),
+        inspect.Parameter("session", keyword, annotation=ActiveSessionDep),
+        inspect.Parameter("meetergo_user_id", keyword, annotation=MeetergoUserDep),
+        inspect.Parameter(
+            "proxy", keyword, annotation=Annotated[CalendarProxy, Depends(get_proxy)]
+        ),
+        inspect.Parameter("flows", keyword, annotation=Annotated[FlowCodec, Depends(get_flows)]),
+    ]
+    for name in route.path_params:
+        if name == "provider":
+            annotation: Any = Annotated[providers, Path(description="Calendar provider.")]
+        else:
+            annotation = Annotated[
+                str,
+                Path(
+                    description="meetergo's connection id: letters, digits, '_' and '-', "
+                    "at most 128 characters.",
+                    pattern=CONNECTION_ID_PATTERN,
+                ),
+            ]
+        params.append(inspect.Parameter(name, keyword, annotation=annotation))
+    for query in route.query:
+        params.append(
+            inspect.Parameter(
+                query.name, keyword, annotation=_query_annotation(query), default=None
+            )
+        )
+    if route.body is not None:
+        params.append(inspect.Parameter("body", keyword, annotation=Annotated[route.body, Body()]))
+    return inspect.Signature(params, return_annotation=Response)
+
+
+def _endpoint(route: UpstreamRoute, settings: Settings, providers: type[StrEnum]) -> Any:
+    allowed_query = {param.name for param in route.query}
+
+    async def endpoint(**values: Any) -> Response:
+        request: Request = values["request"]
+        unexpected = sorted(set(request.query_params) - allowed_query)
+        repeated = sorted(
+            {
+                k
+                for k, _ in request.query_params.multi_items()
+                if len(request.query_params.getlist(k)) > 1
+            }
+        )
+        if unexpected or repeated:
+            # userId (meetergo's admin-only parameter) is refused here like any other stranger.
+            names = ", ".join(unexpected + repeated)
+            raise ProblemError(
+                ErrorCode.VALIDATION_ERROR,
+                "Unknown or repeated query parameters are refused.",
+                extra={"errors": [{"location": "query", "message": f"not allowed: {names}"}]},
+            )
+        session = values["session"]
+        path_params = {name: str(values[name]) for name in route.path_params}
+        query = {q.name: values[q.name] for q in route.query if q.forwarded and values[q.name]}
+        flow_id = None
+        if route.operation_id == "getAuthUrl":
+            flow_id, query["redirectUrl"] = _start_flow(request, values, settings)
+        body = values.get("body")
+        call = UpstreamCall(
+            route=route,
+            meetergo_user_id=values["meetergo_user_id"],
+            app_user_hash=user_hash(session.data.sub),
+            path_params=path_params,
+            query=query,
+            json_body=body.upstream_json() if body is not None else None,
+            request_id=getattr(request.state, "request_id", None),
+        )
+        result = await values["proxy"].handle(call)
+        response = to_response(call, result)
+        if flow_id is not None:
+            response.headers[FLOW_ID_HEADER] = flow_id
+        return response
+
+    endpoint.__signature__ = _signature(route, providers)  # type: ignore[attr-defined]
+    endpoint.__name__ = route.operation_id
+    endpoint.__doc__ = route.summary
+    return endpoint
+
+
+def _start_flow(request: Request, values: dict[str, Any], settings: Settings) -> tuple[str, str]:
+    """A new flow for this browser; meetergo is sent to our callback, never to the client's URL."""
+    flows: FlowCodec = values["flows"]
+    requested = values.get("redirectUrl")
+    return_to = validate_return_target(requested, settings.allowed_origins) if requested else None
+    claims, token = flows.new_flow(values["session"].data.sid, str(values["provider"]), return_to)
+    queue_cookie(
+        request, flows.cookie_header(request.cookies.get(flows.cookie_name), claims.flow_id)
+    )
+    return claims.flow_id, flows.callback_url(token)
+
+
+async def _disabled() -> Response:
+    raise ProblemError(ErrorCode.ROUTE_DISABLED)
+
+
+def build_calendar_router(settings: Settings) -> APIRouter:
+    """The enabled routes of the allowlist under ``<api_prefix>/v4/calendar-connections``."""
+    providers = StrEnum("Provider", {name: name for name in settings.providers})  # type: ignore[misc]
+    router = APIRouter(prefix=settings.api_prefix + UPSTREAM_BASE_PATH, tags=["calendar"])
+    for route in ROUTES:
+        if route.operation_id in settings.disabled_routes:
+            router.add_api_route(
+                route.path,
+                _disabled,
+                methods=[route.method],
+                include_in_schema=False,
+                name=f"{route.operation_id}_disabled",
+            )
+            continue
+        success: dict[int | str, dict[str, Any]] = {
+            route.success_status: {
+                "description": "meetergo's answer, passed through unchanged",
+                **(
+                    {"content": {"application/json": {"example": route.response_example}}}
+                    if route.response_example
+                    else {}
+                ),
+            }
+        }
+        router.add_api_route(
+            route.path,
+            _endpoint(route, settings, providers),
+            methods=[route.method],
+            operation_id=route.operation_id,
+            summary=route.summary,
+            status_code=route.success_status,
+            response_class=Response,
+            responses={**success, **_ERROR_RESPONSES},
+        )
+    return router
