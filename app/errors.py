@@ -69,6 +69,10 @@ class ErrorCode(StrEnum):
     UPSTREAM_TIMEOUT = "upstream_timeout"
     UPSTREAM_UNAVAILABLE = "upstream_unavailable"
     UPSTREAM_BAD_RESPONSE = "upstream_bad_response"
+    # the connect flow
+    FLOW_MISMATCH = "flow_mismatch"
+    FLOW_EXPIRED = "flow_expired"
+    CONNECT_FAILED = "connect_failed"
     # the service itself
     SHARED_STATE_UNAVAILABLE = "shared_state_unavailable"
     INTERNAL_ERROR = "internal_error"
@@ -268,6 +272,26 @@ CATALOG: Mapping[ErrorCode, ProblemSpec] = {
         "Malformed answer from meetergo",
         "meetergo's answer was not the JSON expected.",
         "Offer a retry; report the request id if it persists.",
+    ),
+    ErrorCode.FLOW_MISMATCH: ProblemSpec(
+        403,
+        "Connection attempt not from this browser",
+        "The consent result arrived in a browser (or session) that did not start this flow: "
+        "possibly a forged link. Nothing was connected; a connection it created was removed.",
+        "Start the connection again from the app.",
+    ),
+    ErrorCode.FLOW_EXPIRED: ProblemSpec(
+        400,
+        "Connection attempt expired",
+        "The flow is older than ten minutes, or its link is not one this service issued.",
+        "Start the connection again from the app.",
+    ),
+    ErrorCode.CONNECT_FAILED: ProblemSpec(
+        502,
+        "Connection failed",
+        "meetergo reported a failure the service does not know, or the new connection could "
+        "not be found afterwards.",
+        "Offer a retry; refresh the list of connections first.",
     ),
     ErrorCode.SHARED_STATE_UNAVAILABLE: ProblemSpec(
         503,

@@ -11,6 +11,7 @@ from starlette.middleware.cors import CORSMiddleware
 
 from app import __version__
 from app.config import ConfigError, Settings, env_name, load_settings
+from app.connect import routes as connect_routes
 from app.connect.flows import FlowCodec
 from app.errors import install_error_handlers
 from app.ops import health, manage
@@ -98,6 +99,8 @@ def create_app(
     app.include_router(session_routes.router)
     app.include_router(manage.router)
     app.include_router(build_calendar_router(settings))
+    app.include_router(connect_routes.router)
+    app.include_router(connect_routes.build_status_router(settings))
     if settings.demo:
         from app import demo_routes  # noqa: PLC0415 - demo code is loaded only in demo mode
 

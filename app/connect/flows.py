@@ -13,8 +13,10 @@ A flow is carried by two signed values and stored nowhere:
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass
+from typing import Any, Literal
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
@@ -33,11 +35,17 @@ def session_binding(sid: str) -> str:
     return hashlib.sha256(b"mbff-flow-session:" + sid.encode()).hexdigest()[:32]
 
 
+FlowMode = Literal["popup", "redirect"]
+FLOW_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+
+
 @dataclass(frozen=True)
 class FlowClaims:
     flow_id: str
     session: str  # session_binding() of the session that started the flow
+    meetergo_user_id: str  # whose connection a hijacked flow created, to remove it
     provider: str
+    mode: FlowMode
     return_to: str | None
 
 
@@ -55,9 +63,33 @@ class FlowCodec:
         self.public_url = settings.public_url
 
     # -- tokens ----------------------------------------------------------------------------------
-    def new_flow(self, sid: str, provider: str, return_to: str | None) -> tuple[FlowClaims, str]:
-        claims = FlowClaims(secrets.token_urlsafe(16), session_binding(sid), provider, return_to)
-        payload = {"f": claims.flow_id, "s": claims.session, "p": provider, "r": return_to}
+    def new_flow(
+        self,
+        *,
+        sid: str,
+        meetergo_user_id: str,
+        provider: str,
+        mode: FlowMode,
+        return_to: str | None,
+        flow_id: str | None = None,
+    ) -> tuple[FlowClaims, str]:
+        """A flow and its token; ``flow_id`` may come from the SPA, which then knows it at once."""
+        claims = FlowClaims(
+            flow_id=flow_id or secrets.token_urlsafe(16),
+            session=session_binding(sid),
+            meetergo_user_id=meetergo_user_id,
+            provider=provider,
+            mode=mode,
+            return_to=return_to,
+        )
+        payload = {
+            "f": claims.flow_id,
+            "s": claims.session,
+            "m": meetergo_user_id,
+            "p": provider,
+            "o": mode,
+            "r": return_to,
+        }
         return claims, str(self._tokens.dumps(payload))
 
     def callback_url(self, token: str) -> str:
@@ -71,31 +103,63 @@ class FlowCodec:
             return None
         try:
             return FlowClaims(
-                str(payload["f"]),
-                str(payload["s"]),
-                str(payload["p"]),
-                payload["r"] if isinstance(payload["r"], str) else None,
+                flow_id=str(payload["f"]),
+                session=str(payload["s"]),
+                meetergo_user_id=str(payload["m"]),
+                provider=str(payload["p"]),
+                mode="redirect" if payload["o"] == "redirect" else "popup",
+                return_to=payload["r"] if isinstance(payload["r"], str) else None,
             )
         except (KeyError, TypeError):
             return None
 
     # -- cookie ----------------------------------------------------------------------------------
-    def cookie_flows(self, value: str | None) -> list[str]:
+    def browser_flows(self, value: str | None) -> dict[str, FlowResult | None]:
+        """This browser's recent flows (oldest first) and the result of each finished one."""
         if not value:
-            return []
+            return {}
         try:
-            flows = self._cookies.loads(value, max_age=FLOW_MAX_AGE)
+            entries: Any = self._cookies.loads(value, max_age=FLOW_MAX_AGE)
         except (BadSignature, SignatureExpired):
-            return []
-        return [f for f in flows if isinstance(f, str)] if isinstance(flows, list) else []
+            return {}
+        flows: dict[str, FlowResult | None] = {}
+        for entry in entries if isinstance(entries, list) else []:
+            if isinstance(entry, dict) and isinstance(entry.get("f"), str):
+                flows[entry["f"]] = FlowResult.from_json(entry.get("r"))
+        return flows
 
-    def cookie_header(self, current: str | None, flow_id: str) -> str:
-        """``Set-Cookie`` adding ``flow_id`` to this browser's recent flows."""
-        flows = [*self.cookie_flows(current), flow_id][-MAX_COOKIE_FLOWS:]
-        value = str(self._cookies.dumps(flows))
+    def cookie_header(self, flows: dict[str, FlowResult | None]) -> str:
+        """``Set-Cookie`` holding ``flows``: the newest few, with their results."""
+        recent = list(flows.items())[-MAX_COOKIE_FLOWS:]
+        entries = [{"f": f, "r": r.to_json() if r else None} for f, r in recent]
+        value = str(self._cookies.dumps(entries))
         parts = [f"{self.cookie_name}={value}", "Path=/", f"Max-Age={FLOW_MAX_AGE}", "HttpOnly"]
         if self.secure:
             parts.append("Secure")
         # Lax: sent on the top-level cross-site navigation back from meetergo.
         parts.append("SameSite=Lax")
         return "; ".join(parts)
+
+
+@dataclass(frozen=True)
+class FlowResult:
+    """How a flow ended, as the SPA learns it (postMessage, BroadcastChannel or status call)."""
+
+    success: bool
+    provider: str
+    connection_id: str | None = None
+    code: str | None = None  # our error code when not successful
+
+    def to_json(self) -> dict[str, Any]:
+        return {"ok": self.success, "p": self.provider, "c": self.connection_id, "e": self.code}
+
+    @classmethod
+    def from_json(cls, value: Any) -> FlowResult | None:
+        if not isinstance(value, dict):
+            return None
+        return cls(
+            success=value.get("ok") is True,
+            provider=str(value.get("p")),
+            connection_id=value["c"] if isinstance(value.get("c"), str) else None,
+            code=value["e"] if isinstance(value.get("e"), str) else None,
+        )

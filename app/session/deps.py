@@ -34,7 +34,9 @@ SessionsDep = Annotated[SessionManager, Depends(get_sessions)]
 UserMappingDep = Annotated[UserMapping, Depends(get_user_mapping)]
 
 
-async def _authenticate(request: Request, sessions: SessionManager, *, activity: bool) -> Session:
+async def authenticate_request(
+    request: Request, sessions: SessionManager, *, activity: bool
+) -> Session:
     cookie = request.cookies.get(sessions.codec.name)
     try:
         checked = await sessions.authenticate(cookie, activity=activity)
@@ -49,12 +51,12 @@ async def _authenticate(request: Request, sessions: SessionManager, *, activity:
 
 async def active_session(request: Request, sessions: SessionsDep) -> Session:
     """The caller's session; this call counts as activity and slides the idle timeout."""
-    return await _authenticate(request, sessions, activity=True)
+    return await authenticate_request(request, sessions, activity=True)
 
 
 async def passive_session(request: Request, sessions: SessionsDep) -> Session:
     """The caller's session, checked without counting as activity (status polls)."""
-    return await _authenticate(request, sessions, activity=False)
+    return await authenticate_request(request, sessions, activity=False)
 
 
 ActiveSessionDep = Annotated[Session, Depends(active_session)]

@@ -172,14 +172,23 @@ def _endpoint(route: UpstreamRoute, settings: Settings, providers: type[StrEnum]
 
 
 def _start_flow(request: Request, values: dict[str, Any], settings: Settings) -> tuple[str, str]:
-    """A new flow for this browser; meetergo is sent to our callback, never to the client's URL."""
+    """A new flow for this browser; meetergo is sent to our callback, never to the client's URL.
+
+    With a ``redirectUrl`` the flow ends by redirecting there with meetergo's result parameters
+    (meetergo's own snippets keep working); without one, our callback page reports to the opener.
+    """
     flows: FlowCodec = values["flows"]
     requested = values.get("redirectUrl")
     return_to = validate_return_target(requested, settings.allowed_origins) if requested else None
-    claims, token = flows.new_flow(values["session"].data.sid, str(values["provider"]), return_to)
-    queue_cookie(
-        request, flows.cookie_header(request.cookies.get(flows.cookie_name), claims.flow_id)
+    claims, token = flows.new_flow(
+        sid=values["session"].data.sid,
+        meetergo_user_id=values["meetergo_user_id"],
+        provider=str(values["provider"]),
+        mode="redirect" if return_to else "popup",
+        return_to=return_to,
     )
+    current = flows.browser_flows(request.cookies.get(flows.cookie_name))
+    queue_cookie(request, flows.cookie_header({**current, claims.flow_id: None}))
     return claims.flow_id, flows.callback_url(token)
 
 

@@ -26,6 +26,9 @@ STABLE_OPERATION_IDS = {
     "revokeUserSessions",
     "healthz",
     "readyz",
+    "startConnectFlow",
+    "connectCallback",
+    "getConnectFlow",
 }
 
 

@@ -1,0 +1,309 @@
+"""``/connect``: start a flow by navigation, receive meetergo's redirect, report the result.
+
+- ``GET /connect/{provider}``: a same-origin navigation (a popup the SPA opened in its click
+  handler, or the whole page) that answers 303 to the provider's consent screen.
+- ``GET /connect/callback/{flowToken}``: where meetergo returns the browser. Checks the token and
+  this browser's flow cookie, confirms the connection, then reports: a page that posts to the
+  opener (popup mode) or a 303 to the app's return URL with meetergo's parameters (redirect mode).
+- ``GET <api_prefix>/connect/flows/{flowId}``: the SPA's fallback when neither ``window.opener``
+  nor the BroadcastChannel reached it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import replace
+from typing import Annotated, Literal
+from urllib.parse import quote, urlencode, urlsplit, urlunsplit
+
+from fastapi import APIRouter, Path, Query, Request
+from pydantic import BaseModel
+from starlette.responses import RedirectResponse, Response
+
+from app.config import Settings
+from app.connect.flows import FLOW_ID, FlowClaims, FlowCodec, FlowMode, FlowResult, session_binding
+from app.connect.page import render_flow_page
+from app.connect.results import read_outcome
+from app.errors import ErrorCode, ProblemError
+from app.ops.set_cookie import queue_cookie
+from app.session.deps import authenticate_request, meetergo_user_id
+from app.session.identity import user_hash
+from app.session.sessions import Session
+from app.upstream.call import UpstreamCall
+from app.upstream.proxy import CalendarProxy
+from app.upstream.responses import to_response
+from app.upstream.router import validate_return_target
+from app.upstream.table import MAX_REDIRECT_URL, ROUTES_BY_ID
+
+logger = logging.getLogger(__name__)
+
+# meetergo's own messages for the errors it documents, so its snippets show what they expect.
+MEETERGO_MESSAGES = {
+    ErrorCode.CONNECTION_ALREADY_EXISTS: "Connection already exists",
+    ErrorCode.ACCESS_DENIED: "access_denied",
+    ErrorCode.INVALID_SCOPE: "invalid_scope",
+    ErrorCode.SERVER_ERROR: "server_error",
+    ErrorCode.USER_NOT_FOUND: "user_not_found",
+}
+
+
+class FlowStatus(BaseModel):
+    flowId: str  # noqa: N815
+    state: Literal["pending", "success", "error"]
+    provider: str | None
+    connectionId: str | None  # noqa: N815
+    code: str | None
+
+
+def _components(request: Request) -> tuple[Settings, FlowCodec, CalendarProxy]:
+    state = request.app.state
+    return state.settings, state.flows, state.calendar_proxy
+
+
+def _call(
+    operation: str, session: Session, mid: str, request: Request, **params: str
+) -> UpstreamCall:
+    return UpstreamCall(
+        route=ROUTES_BY_ID[operation],
+        meetergo_user_id=mid,
+        app_user_hash=user_hash(session.data.sub),
+        path_params=dict(params),
+        request_id=getattr(request.state, "request_id", None),
+    )
+
+
+def _finish(
+    request: Request,
+    *,
+    flow_id: str | None,
+    mode: FlowMode,
+    return_to: str | None,
+    result: FlowResult,
+    new: bool = False,
+) -> Response:
+    """End a flow: record the result for the status endpoint, then report it.
+
+    Only flows this browser started are recorded (``new``: one that failed as it started).
+    """
+    settings, flows, _ = _components(request)
+    if flow_id is not None:
+        current = flows.browser_flows(request.cookies.get(flows.cookie_name))
+        if new or flow_id in current:
+            queue_cookie(request, flows.cookie_header({**current, flow_id: result}))
+    if mode == "redirect" and return_to is not None:
+        return RedirectResponse(
+            _with_result(return_to, result), status_code=303, headers={"Cache-Control": "no-store"}
+        )
+    return render_flow_page(flow_id, result, settings.allowed_origins)
+
+
+def _with_result(return_to: str, result: FlowResult) -> str:
+    """``return_to`` with meetergo's documented parameters (and our ``code``) appended."""
+    if result.success:
+        params = {"success": "true", "provider": result.provider}
+        params["connectionId"] = result.connection_id or ""
+    else:
+        code = ErrorCode(result.code or ErrorCode.CONNECT_FAILED)
+        message = MEETERGO_MESSAGES.get(code, code.value)
+        # meetergo encodes the message twice; so do we, so its snippets decode it the same way.
+        params = {
+            "error": "true",
+            "provider": result.provider,
+            "message": quote(message, safe=""),
+            "code": code.value,
+        }
+    parts = urlsplit(return_to)
+    query = f"{parts.query}&{urlencode(params)}" if parts.query else urlencode(params)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
+
+
+def _failure(provider: str, code: ErrorCode) -> FlowResult:
+    return FlowResult(success=False, provider=provider, code=code.value)
+
+
+router = APIRouter(tags=["connect"])
+
+
+@router.get(
+    "/connect/{provider}",
+    operation_id="startConnectFlow",
+    summary="Start connecting a calendar by navigation (popup or full page)",
+    response_class=Response,
+    status_code=303,
+)
+async def start(  # noqa: PLR0917 - FastAPI reads the parameters by name
+    request: Request,
+    provider: Annotated[str, Path(max_length=32)],
+    mode: Annotated[Literal["popup", "redirect"], Query()] = "popup",
+    returnTo: Annotated[str | None, Query(max_length=MAX_REDIRECT_URL)] = None,  # noqa: N803
+    setAsCalendarSync: Annotated[Literal["true", "false"] | None, Query()] = None,  # noqa: N803
+    flowId: Annotated[str | None, Query(pattern=FLOW_ID.pattern)] = None,  # noqa: N803
+) -> Response:
+    settings, flows, proxy = _components(request)
+    return_to = None
+    try:
+        if request.headers.get("sec-fetch-site") == "cross-site":
+            raise ProblemError(ErrorCode.ORIGIN_NOT_ALLOWED)
+        if returnTo is not None:
+            return_to = validate_return_target(returnTo, settings.allowed_origins)
+        if provider not in settings.providers:
+            raise ProblemError(ErrorCode.VALIDATION_ERROR, "Unknown provider.")
+        session = await authenticate_request(request, request.app.state.sessions, activity=True)
+        mid = await meetergo_user_id(
+            request, session, request.app.state.sessions, request.app.state.user_mapping
+        )
+        claims, token = flows.new_flow(
+            sid=session.data.sid,
+            meetergo_user_id=mid,
+            provider=provider,
+            mode=mode,
+            return_to=return_to,
+            flow_id=flowId,
+        )
+        call = _call("getAuthUrl", session, mid, request, provider=provider)
+        query = {"redirectUrl": flows.callback_url(token)}
+        if setAsCalendarSync is not None:
+            query["setAsCalendarSync"] = setAsCalendarSync
+        result = await proxy.handle(replace(call, query=query))
+        auth_url = _auth_url(to_response(call, result))
+    except ProblemError as exc:
+        return _finish(
+            request,
+            flow_id=flowId,
+            mode=mode,
+            return_to=return_to,
+            result=_failure(provider, exc.code),
+            new=True,
+        )
+    current = flows.browser_flows(request.cookies.get(flows.cookie_name))
+    queue_cookie(request, flows.cookie_header({**current, claims.flow_id: None}))
+    return RedirectResponse(auth_url, status_code=303, headers={"Cache-Control": "no-store"})
+
+
+def _auth_url(response: Response) -> str:
+    try:
+        url = json.loads(bytes(response.body))["authUrl"]
+    except (ValueError, KeyError, TypeError):
+        raise ProblemError(ErrorCode.UPSTREAM_BAD_RESPONSE) from None
+    if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https"):
+        raise ProblemError(ErrorCode.UPSTREAM_BAD_RESPONSE)
+    return url
+
+
+@router.get(
+    "/connect/callback/{flow_token}",
+    operation_id="connectCallback",
+    summary="meetergo's return after consent: report the result to the app",
+    response_class=Response,
+)
+async def callback(request: Request, flow_token: Annotated[str, Path(max_length=4096)]) -> Response:
+    settings, flows, _ = _components(request)
+    claims = flows.read_token(flow_token)
+    if claims is None:
+        return render_flow_page(
+            None, _failure("unknown", ErrorCode.FLOW_EXPIRED), settings.allowed_origins
+        )
+    outcome = read_outcome(request.query_params)
+    browser = flows.browser_flows(request.cookies.get(flows.cookie_name))
+    session = await _session_or_none(request)
+    owned = (
+        claims.flow_id in browser
+        and session is not None
+        and session_binding(session.data.sid) == claims.session
+    )
+    if not owned:
+        await _undo_hijack(request, claims, outcome.connection_id)
+        result = _failure(claims.provider, ErrorCode.FLOW_MISMATCH)
+        return _finish(request, flow_id=None, mode="popup", return_to=None, result=result)
+    assert session is not None  # noqa: S101 - owned implies a session
+    previous = browser.get(claims.flow_id)
+    if previous is not None:  # a reload of the callback: the same answer again
+        result = previous
+    elif outcome.success and outcome.connection_id is not None:
+        result = await _confirm(request, claims, session, outcome.connection_id)
+    else:
+        result = _failure(claims.provider, outcome.code or ErrorCode.CONNECT_FAILED)
+    return _finish(
+        request, flow_id=claims.flow_id, mode=claims.mode, return_to=claims.return_to, result=result
+    )
+
+
+async def _session_or_none(request: Request) -> Session | None:
+    try:
+        return await authenticate_request(request, request.app.state.sessions, activity=False)
+    except ProblemError:
+        return None
+
+
+async def _confirm(
+    request: Request, claims: FlowClaims, session: Session, connection_id: str
+) -> FlowResult:
+    """Success only if meetergo lists the new connection for this user."""
+    _, _, proxy = _components(request)
+    call = _call("listConnections", session, claims.meetergo_user_id, request)
+    try:
+        listed = json.loads(bytes(to_response(call, await proxy.handle(call)).body))
+    except ProblemError as exc:
+        return _failure(claims.provider, exc.code)
+    except ValueError:
+        return _failure(claims.provider, ErrorCode.UPSTREAM_BAD_RESPONSE)
+    connections = listed.get("connections") if isinstance(listed, dict) else None
+    ids = {c.get("id") for c in connections or [] if isinstance(c, dict)}
+    if connection_id not in ids:
+        logger.warning("callback named a connection meetergo does not list for this user")
+        return _failure(claims.provider, ErrorCode.CONNECT_FAILED)
+    # The user's cached reads are invalidated here once the read cache exists.
+    return FlowResult(success=True, provider=claims.provider, connection_id=connection_id)
+
+
+async def _undo_hijack(request: Request, claims: FlowClaims, connection_id: str | None) -> None:
+    """A callback in a browser that did not start the flow: remove what it connected."""
+    logger.warning("connect callback outside the browser that started flow %s", claims.flow_id)
+    if connection_id is None:
+        return
+    _, _, proxy = _components(request)
+    call = UpstreamCall(
+        route=ROUTES_BY_ID["deleteConnection"],
+        meetergo_user_id=claims.meetergo_user_id,
+        app_user_hash="flow-owner",
+        path_params={"connectionId": connection_id},
+        request_id=getattr(request.state, "request_id", None),
+    )
+    try:
+        to_response(call, await proxy.handle(call))
+    except ProblemError as exc:
+        logger.error("could not remove the connection of a hijacked flow: %s", exc.code)
+
+
+def build_status_router(settings: Settings) -> APIRouter:
+    status = APIRouter(prefix=f"{settings.api_prefix}/connect", tags=["connect"])
+
+    @status.get(
+        "/flows/{flow_id}",
+        operation_id="getConnectFlow",
+        summary="The state of one of this browser's connect flows",
+        response_model=FlowStatus,
+    )
+    async def flow_status(
+        request: Request, flow_id: Annotated[str, Path(pattern=FLOW_ID.pattern)]
+    ) -> FlowStatus:
+        await authenticate_request(request, request.app.state.sessions, activity=False)
+        flows: FlowCodec = request.app.state.flows
+        browser = flows.browser_flows(request.cookies.get(flows.cookie_name))
+        if flow_id not in browser:
+            raise ProblemError(ErrorCode.NOT_FOUND, "No such flow in this browser.")
+        result = browser[flow_id]
+        if result is None:
+            return FlowStatus(
+                flowId=flow_id, state="pending", provider=None, connectionId=None, code=None
+            )
+        return FlowStatus(
+            flowId=flow_id,
+            state="success" if result.success else "error",
+            provider=result.provider,
+            connectionId=result.connection_id,
+            code=result.code,
+        )
+
+    return status
