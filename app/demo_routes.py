@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 from pydantic import BaseModel
+from starlette.responses import RedirectResponse
 
 from app.demo import demo_users
 from app.deps import SettingsDep
@@ -40,3 +41,12 @@ async def demo_ticket(user: str, settings: SettingsDep, response: Response) -> D
         ttl=min(60, settings.ticket_max_age),
     )
     return DemoTicket(user=found.app_user_id, ticket=ticket)
+
+
+root_router = APIRouter(include_in_schema=False)
+
+
+@root_router.get("/")
+@router.get("")
+async def demo_home() -> RedirectResponse:
+    return RedirectResponse("/demo/", status_code=307)

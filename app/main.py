@@ -26,6 +26,7 @@ from app.session.sessions import SessionManager
 from app.session.tickets import TicketVerifier
 from app.state.factory import open_shared_state
 from app.state.store import SharedState
+from app.static_files import DEMO_PATH, SDK_PATH, demo_files, sdk_files
 from app.upstream.client import build_upstream_client
 from app.upstream.proxy import CalendarProxy
 from app.upstream.router import build_calendar_router
@@ -101,10 +102,14 @@ def create_app(
     app.include_router(build_calendar_router(settings))
     app.include_router(connect_routes.router)
     app.include_router(connect_routes.build_status_router(settings))
+    app.mount(SDK_PATH, sdk_files(), name="sdk")
+    if settings.demo:
+        app.mount(DEMO_PATH, demo_files(), name="demo")
     if settings.demo:
         from app import demo_routes  # noqa: PLC0415 - demo code is loaded only in demo mode
 
         app.include_router(demo_routes.router)
+        app.include_router(demo_routes.root_router)
     _install_middleware(app, settings)
     return app
 
