@@ -13,18 +13,13 @@ EXIT_CONFIG = 2
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from app.main import create_app
+    from app.ops.logs import configure_logging
+    from app.server import build_server
 
     settings = load_settings()
-    uvicorn.run(
-        create_app(settings),
-        host=args.host,
-        port=args.port,
-        access_log=False,
-        timeout_graceful_shutdown=args.graceful_timeout,
-    )
+    configure_logging(settings.log_level, settings.secret_values())
+    build_server(create_app(settings), settings, args.host, args.port).run()
     return 0
 
 
@@ -128,12 +123,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port to bind (default 8000)")
-    serve.add_argument(
-        "--graceful-timeout",
-        type=int,
-        default=20,
-        help="seconds in-flight requests get to finish on shutdown (default 20)",
-    )
     serve.set_defaults(handler=_serve)
 
     demo = commands.add_parser(

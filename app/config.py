@@ -261,6 +261,32 @@ class Settings(BaseSettings):
         default=300, ge=0, le=86400, description="Seconds a mapping endpoint answer is cached."
     )
 
+    # -- serving -------------------------------------------------------------------------------
+    forwarded_allow_ips: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["127.0.0.1", "::1"],
+        description="Proxies whose X-Forwarded-For/-Proto are believed (comma-separated IPs or "
+        "CIDRs; '*' trusts every peer: only behind a proxy that overwrites those headers).",
+    )
+    shutdown_drain_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        le=120,
+        description="On SIGTERM, seconds to keep serving while /readyz says not ready.",
+    )
+    shutdown_grace_seconds: int = Field(
+        default=20, ge=1, le=600, description="Then, seconds in-flight requests get to finish."
+    )
+
+    # -- observability ---------------------------------------------------------------------------
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        default="info", description="Level of the JSON logs on stdout."
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token Prometheus sends to scrape /metrics (>= 32 bytes). "
+        "Unset: /metrics answers 404.",
+    )
+
     # -- operations ------------------------------------------------------------------------------
     management_token: SecretStr | None = Field(
         default=None,
@@ -292,13 +318,21 @@ class Settings(BaseSettings):
         "user_mapping_file",
         "user_mapping_url",
         "management_token",
+        "metrics_token",
         mode="before",
     )
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("app_origins", "providers", "session_keys", "disabled_routes", mode="before")
+    @field_validator(
+        "app_origins",
+        "providers",
+        "session_keys",
+        "disabled_routes",
+        "forwarded_allow_ips",
+        mode="before",
+    )
     @classmethod
     def _lists(cls, value: Any) -> Any:
         return _split_list(value)
@@ -373,7 +407,7 @@ class Settings(BaseSettings):
             )
         return value
 
-    @field_validator("ticket_secret", "management_token")
+    @field_validator("ticket_secret", "management_token", "metrics_token")
     @classmethod
     def _strong_secret(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None:
@@ -451,6 +485,15 @@ class Settings(BaseSettings):
     def allowed_origins(self) -> tuple[str, ...]:
         """The app origins, defaulting to the service's own origin (same-origin deployment)."""
         return tuple(self.app_origins) or (self.public_url,)
+
+    def secret_values(self) -> list[str]:
+        """Every configured secret, for the log filter that redacts them."""
+        values: list[str] = []
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            items = value if isinstance(value, list) else [value]
+            values += [item.get_secret_value() for item in items if isinstance(item, SecretStr)]
+        return values
 
     @property
     def is_development(self) -> bool:

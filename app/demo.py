@@ -17,6 +17,8 @@ import uvicorn
 
 from app.config import Settings, load_settings
 from app.main import create_app
+from app.ops.logs import configure_logging
+from app.server import build_server
 
 SERVICE_HOST = "localhost"
 SANDBOX_HOST = "127.0.0.1"
@@ -67,12 +69,11 @@ def run_demo(service_port: int = 8000, sandbox_port: int = 8001) -> int:
     from sandbox.seed import seed_summary  # noqa: PLC0415
 
     settings = demo_settings(service_port, sandbox_port)
+    configure_logging(settings.log_level, settings.secret_values())
     sandbox_settings = SandboxSettings(
         host=SANDBOX_HOST, port=sandbox_port, public_url=f"http://{SANDBOX_HOST}:{sandbox_port}"
     )
-    service = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host=SERVICE_HOST, port=service_port, log_level="info")
-    )
+    service = build_server(create_app(settings), settings, SERVICE_HOST, service_port)
     sandbox = uvicorn.Server(
         uvicorn.Config(
             create_sandbox_app(sandbox_settings),

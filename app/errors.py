@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -30,6 +31,21 @@ from app.ops.request_id import current_request_id
 logger = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
+_problem_code: ContextVar[str | None] = ContextVar("problem_code", default=None)
+
+
+def reset_problem_code() -> Token[str | None]:
+    """Start a request with no problem recorded; the token ends it."""
+    return _problem_code.set(None)
+
+
+def last_problem_code(token: Token[str | None]) -> str | None:
+    """The code of the problem this request answered with, if any; then forget it."""
+    code = _problem_code.get()
+    _problem_code.reset(token)
+    return code
+
+
 PROBLEM_TYPE_PREFIX = "urn:meetergo-bff:problem:"
 
 
@@ -337,6 +353,7 @@ def problem_response(
 ) -> JSONResponse:
     """The problem+json answer for ``code``. ``request_id`` defaults to the current request's."""
     spec = CATALOG[code]
+    _problem_code.set(code.value)
     request_id = request_id or current_request_id()
     body: dict[str, Any] = {
         "type": f"{PROBLEM_TYPE_PREFIX}{code.value}",

@@ -15,8 +15,11 @@ from app.connect import routes as connect_routes
 from app.connect.flows import FlowCodec
 from app.errors import install_error_handlers
 from app.ops import health, manage
+from app.ops import metrics as metrics_routes
 from app.ops.body import JsonBodyMiddleware
 from app.ops.health import Readiness
+from app.ops.metrics import Metrics
+from app.ops.observe import ObserverMiddleware
 from app.ops.request_id import RequestIdMiddleware
 from app.ops.set_cookie import SetCookieMiddleware
 from app.session import routes as session_routes
@@ -60,8 +63,9 @@ def create_app(
     state = shared_state or open_shared_state(settings)
     mapping_client = httpx.AsyncClient(timeout=settings.user_mapping_timeout, trust_env=False)
     user_mapping = build_user_mapping(settings, mapping_client)
+    metrics = Metrics()
     tickets = TicketVerifier(settings, state)
-    sessions = SessionManager(settings, state)
+    sessions = SessionManager(settings, state, metrics=metrics)
     readiness = Readiness()
     if state.name != "memory":  # in-process state is always there; anything else may not be
         readiness.checks["shared_state"] = state.ping
@@ -75,7 +79,9 @@ def create_app(
                 build_upstream_client(settings, upstream_transport)
             )
             app.state.upstream = upstream
-            app.state.calendar_proxy = CalendarProxy(UpstreamSender(settings, upstream))
+            app.state.calendar_proxy = CalendarProxy(
+                UpstreamSender(settings, upstream, metrics=metrics)
+            )
             yield
             readiness.shutting_down = True
 
@@ -88,6 +94,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.metrics = metrics
     app.state.readiness = readiness
     app.state.shared_state = state
     app.state.user_mapping = user_mapping
@@ -99,6 +106,7 @@ def create_app(
     app.include_router(health.router)
     app.include_router(session_routes.router)
     app.include_router(manage.router)
+    app.include_router(metrics_routes.router)
     app.include_router(build_calendar_router(settings))
     app.include_router(connect_routes.router)
     app.include_router(connect_routes.build_status_router(settings))
@@ -110,11 +118,11 @@ def create_app(
 
         app.include_router(demo_routes.router)
         app.include_router(demo_routes.root_router)
-    _install_middleware(app, settings)
+    _install_middleware(app, settings, metrics)
     return app
 
 
-def _install_middleware(app: FastAPI, settings: Settings) -> None:
+def _install_middleware(app: FastAPI, settings: Settings, metrics: Metrics) -> None:
     """The request path's outer steps. Starlette runs the last one added first."""
     guarded = (settings.api_prefix, AUTH_PREFIX)
     app.add_middleware(SetCookieMiddleware)
@@ -132,4 +140,5 @@ def _install_middleware(app: FastAPI, settings: Settings) -> None:
             expose_headers=["X-Request-ID", "Retry-After"],
             max_age=600,
         )
+    app.add_middleware(ObserverMiddleware, metrics=metrics)
     app.add_middleware(RequestIdMiddleware)

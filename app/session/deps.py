@@ -44,6 +44,7 @@ async def authenticate_request(
         if cookie is not None and exc.code in _DEAD_SESSION:
             queue_cookie(request, sessions.codec.clear_header())  # a dead cookie is dropped
         raise
+    request.scope.setdefault("state", {})["user_hash"] = user_hash(checked.session.data.sub)
     if checked.refreshed_cookie is not None:
         queue_cookie(request, sessions.codec.set_header(checked.refreshed_cookie))
     return checked.session

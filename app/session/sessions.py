@@ -19,6 +19,7 @@ from typing import TypeVar
 
 from app.config import Settings
 from app.errors import ErrorCode, ProblemError
+from app.ops.metrics import Metrics
 from app.session.cookie import SessionCookieCodec, SessionData
 from app.session.identity import new_session_id, user_hash
 from app.session.tickets import LoginTicket
@@ -53,8 +54,11 @@ class SessionManager:
         settings: Settings,
         state: SharedState,
         clock: Callable[[], float] = time.time,
+        *,
+        metrics: Metrics | None = None,
     ) -> None:
         self.codec = SessionCookieCodec(settings)
+        self._metrics = metrics
         self._state = state
         self._clock = clock
         self._idle = settings.session_idle_timeout
@@ -74,6 +78,8 @@ class SessionManager:
             seen=now,
         )
         logger.info("session started for user %s", user_hash(ticket.sub))
+        if self._metrics:
+            self._metrics.sessions_started.inc()
         return self._session(data), self.codec.encode(data)
 
     def with_meetergo_user(self, session: Session, meetergo_user_id: str) -> str:
@@ -110,6 +116,8 @@ class SessionManager:
         """End one session on every replica (logout)."""
         await self._guarded(self._state.put(f"rev:sid:{data.sid}", "1", self._absolute))
         logger.info("session revoked for user %s", user_hash(data.sub))
+        if self._metrics:
+            self._metrics.sessions_revoked.labels("session").inc()
 
     async def revoke_user(self, app_user_id: str) -> float:
         """End every session of a user issued until now, on every replica; return that moment."""
@@ -117,6 +125,8 @@ class SessionManager:
         key = f"rev:user:{user_hash(app_user_id)}"
         await self._guarded(self._state.put(key, repr(moment), self._absolute))
         logger.warning("all sessions revoked for user %s", user_hash(app_user_id))
+        if self._metrics:
+            self._metrics.sessions_revoked.labels("user").inc()
         return moment
 
     # -- internals -------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ import httpx
 
 from app.config import Settings
 from app.errors import ErrorCode, ProblemError
+from app.ops.metrics import Metrics
 from app.upstream.call import UpstreamCall, UpstreamResult
 
 logger = logging.getLogger(__name__)
@@ -43,7 +44,9 @@ class UpstreamSender:
         *,
         rng: random.Random | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        metrics: Metrics | None = None,
     ) -> None:
+        self._metrics = metrics
         self._client = client
         self._authorization = f"Bearer {settings.meetergo_api_key.get_secret_value()}"
         self._deadline = settings.upstream_deadline
@@ -79,7 +82,7 @@ class UpstreamSender:
         for attempt in range(1, attempts + 1):
             last = attempt == attempts
             try:
-                response = await self._client.send(self._request(call))
+                response = await self._send(call)
             except httpx.TimeoutException as exc:
                 if isinstance(exc, httpx.ConnectTimeout) and not last:
                     await self._backoff(attempt)
@@ -107,6 +110,23 @@ class UpstreamSender:
                 attempts=attempt,
             )
         raise AssertionError("unreachable: the last attempt returns or raises")  # pragma: no cover
+
+    async def _send(self, call: UpstreamCall) -> httpx.Response:
+        """One attempt, measured."""
+        operation = call.route.operation_id
+        started = time.monotonic()
+        outcome = "cancelled"  # the deadline cut the attempt short
+        try:
+            response = await self._client.send(self._request(call))
+            outcome = str(response.status_code)
+            return response
+        except httpx.HTTPError as exc:
+            outcome = type(exc).__name__
+            raise
+        finally:
+            if self._metrics:
+                self._metrics.upstream_requests.labels(operation, outcome).inc()
+                self._metrics.upstream_seconds.labels(operation).observe(time.monotonic() - started)
 
     async def _backoff(self, attempt: int) -> None:
         # Full jitter (AWS architecture blog): spreads the retries of many replicas apart.

@@ -1,0 +1,92 @@
+"""Prometheus metrics, one registry per application.
+
+Each app owns its :class:`Metrics` (tests build many apps; a process-global registry would mix
+them). Components that count something receive it; a new component adds its own metrics here, to
+the same registry, and they appear on ``/metrics`` with no other change.
+
+``/metrics`` is protected by its own bearer token (``BFF_METRICS_TOKEN``): Prometheus sends it with
+``authorization: {credentials: ...}``. Without the token the endpoint answers 404.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from starlette.responses import Response
+
+from app.errors import ErrorCode, ProblemError
+
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.requests = Counter(
+            "bff_http_requests",
+            "Requests answered, by route template and status.",
+            ["method", "route", "status"],
+            registry=r,
+        )
+        self.request_seconds = Histogram(
+            "bff_http_request_duration_seconds",
+            "Time to answer, by route template.",
+            ["method", "route"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.problems = Counter(
+            "bff_problems",
+            "Error answers by stable code and status (429s included).",
+            ["code", "status"],
+            registry=r,
+        )
+        self.upstream_requests = Counter(
+            "bff_upstream_requests",
+            "Requests to meetergo by operation and outcome (HTTP status, or the transport error).",
+            ["operation", "outcome"],
+            registry=r,
+        )
+        self.upstream_seconds = Histogram(
+            "bff_upstream_request_duration_seconds",
+            "Time meetergo took, per attempt.",
+            ["operation"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.sessions_started = Counter(
+            "bff_sessions_started", "Sessions started from login tickets.", registry=r
+        )
+        self.sessions_revoked = Counter(
+            "bff_sessions_revoked",
+            "Revocations: one session (logout) or every session of a user (operator).",
+            ["scope"],
+            registry=r,
+        )
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/metrics")
+async def metrics_endpoint(
+    request: Request, authorization: Annotated[str | None, Header()] = None
+) -> Response:
+    token = request.app.state.settings.metrics_token
+    if token is None:
+        raise ProblemError(ErrorCode.NOT_FOUND)
+    expected = f"Bearer {token.get_secret_value()}".encode()
+    if authorization is None or not hmac.compare_digest(authorization.encode(), expected):
+        raise ProblemError(ErrorCode.UNAUTHENTICATED, headers={"WWW-Authenticate": "Bearer"})
+    metrics: Metrics = request.app.state.metrics
+    return Response(
+        metrics.exposition(), media_type=CONTENT_TYPE_LATEST, headers={"Cache-Control": "no-store"}
+    )
