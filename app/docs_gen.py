@@ -49,8 +49,54 @@ def service_openapi() -> str:
     return json.dumps(document, indent=2, sort_keys=True) + "\n"
 
 
+_CONFIG_HEADER = """\
+# Configuration reference
+
+Every setting is an environment variable (or a line of a `.env` file in the working directory).
+Secrets are marked; `meetergo-bff check-config` prints the effective values with secrets masked.
+[`.env.example`](../.env.example) has the same variables with comments, ready to copy.
+
+This page is generated from `app/config.py` (`python -m app.docs_gen`); a test keeps it in sync.
+
+| variable | required | default | secret | what |
+|---|---|---|---|---|
+"""
+
+
+def render_configuration() -> str:
+    from pydantic import SecretStr  # noqa: PLC0415
+    from pydantic_core import PydanticUndefined  # noqa: PLC0415
+
+    from app.config import Settings, env_name  # noqa: PLC0415
+
+    rows = []
+    for name, field in Settings.model_fields.items():
+        required = field.is_required()
+        if required:
+            default = ""
+        elif field.default_factory is not None:
+            default = ",".join(str(v) for v in field.default_factory())  # type: ignore[call-arg]
+        elif field.default is None or field.default is PydanticUndefined:
+            default = ""
+        else:
+            default = (
+                str(field.default).lower()
+                if isinstance(field.default, bool)
+                else str(field.default)
+            )
+        secret = "SecretStr" in str(field.annotation) or field.annotation is SecretStr
+        description = (field.description or "").replace("|", "\\|").replace("\n", " ")
+        shown = f"`{default}`" if default else ""
+        rows.append(
+            f"| `{env_name(name)}` | {'yes' if required else ''} | {shown} | "
+            f"{'yes' if secret else ''} | {description} |"
+        )
+    return _CONFIG_HEADER + "\n".join(rows) + "\n"
+
+
 def generated_documents() -> dict[Path, str]:
     return {
+        ROOT / "docs" / "configuration.md": render_configuration(),
         ROOT / "docs" / "errors.md": _ERRORS_HEADER + render_error_table(),
         ROOT / "openapi" / "meetergo-calendar-bff.json": service_openapi(),
     }
