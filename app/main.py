@@ -112,12 +112,12 @@ def create_app(
     app.include_router(connect_routes.build_status_router(settings))
     app.mount(SDK_PATH, sdk_files(), name="sdk")
     if settings.demo:
-        app.mount(DEMO_PATH, demo_files(), name="demo")
-    if settings.demo:
         from app import demo_routes  # noqa: PLC0415 - demo code is loaded only in demo mode
 
+        # Routes before the mount: Starlette matches in order, and the mount takes all of /demo.
         app.include_router(demo_routes.router)
         app.include_router(demo_routes.root_router)
+        app.mount(DEMO_PATH, demo_files(), name="demo")
     _install_middleware(app, settings, metrics)
     return app
 

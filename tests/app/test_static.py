@@ -37,3 +37,6 @@ def test_demo_pages_exist_only_in_demo_mode() -> None:
         assert page.status_code == 200
         assert "script-src 'self'" in page.headers["content-security-policy"]
         assert client.get("/", follow_redirects=False).headers["location"] == "/demo/"
+        ticket = client.post("/demo/tickets/alice")
+        assert ticket.status_code == 200
+        assert ticket.json()["user"] == "alice"
