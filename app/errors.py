@@ -384,6 +384,13 @@ async def _on_http_exception(_: Request, exc: Exception) -> JSONResponse:
         return problem_response(ErrorCode.METHOD_NOT_ALLOWED, headers=exc.headers)
     if exc.status_code == 404:
         return problem_response(ErrorCode.NOT_FOUND)
+    if exc.status_code == 400:
+        # FastAPI's answer to a body it cannot decode (not UTF-8, not JSON): the client's fault.
+        return problem_response(
+            ErrorCode.VALIDATION_ERROR,
+            "The request body could not be read as JSON.",
+            extra={"errors": [{"location": "body", "message": "not readable as JSON"}]},
+        )
     # Other framework HTTP errors are not expected; never echo their detail text.
     logger.error("unexpected framework HTTP error %s", exc.status_code)
     return problem_response(ErrorCode.INTERNAL_ERROR)

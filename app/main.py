@@ -92,6 +92,9 @@ def create_app(
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        # No redirect from /x/ to /x: an allowlist matches exactly, and the redirect's Location
+        # would be built from the client's Host header.
+        redirect_slashes=False,
     )
     app.state.settings = settings
     app.state.metrics = metrics
