@@ -112,7 +112,7 @@ CATALOG: Mapping[ErrorCode, ProblemSpec] = {
     ErrorCode.METHOD_NOT_ALLOWED: ProblemSpec(
         405,
         "Method not allowed",
-        "The route exists but not with this method (or an operator switched it off).",
+        "The route exists but not with this method.",
         "A programming error in the SPA: check the method.",
     ),
     ErrorCode.VALIDATION_ERROR: ProblemSpec(

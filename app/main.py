@@ -140,7 +140,7 @@ def _install_middleware(app: FastAPI, settings: Settings, metrics: Metrics) -> N
             allow_credentials=True,
             allow_methods=["GET", "POST", "PATCH", "DELETE"],
             allow_headers=["X-CSRF", "Content-Type", "X-Request-ID"],
-            expose_headers=["X-Request-ID", "Retry-After"],
+            expose_headers=["X-Request-ID", "Retry-After", "X-Flow-ID"],
             max_age=600,
         )
     app.add_middleware(ObserverMiddleware, metrics=metrics)

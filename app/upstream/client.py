@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from http.cookiejar import CookieJar, DefaultCookiePolicy
+
 import httpx
 
 from app import __version__
@@ -17,7 +19,7 @@ def build_upstream_client(
 
     ``transport`` is injectable so tests can put a controlled edge under the real code. The API key
     is not set here but per request, so it cannot leak to another host through a redirect; redirects
-    are never followed.
+    are never followed. Cookies are neither kept nor sent.
     """
     timeout = httpx.Timeout(
         connect=settings.upstream_connect_timeout,
@@ -29,8 +31,12 @@ def build_upstream_client(
         max_connections=settings.upstream_max_connections,
         max_keepalive_connections=settings.upstream_max_keepalive,
     )
+    # One client serves every user: a cookie meetergo (or a balancer before it) set would be sent
+    # back on the next user's calls. The jar's policy allows no domain, so it never keeps one.
+    no_cookies = CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
     return httpx.AsyncClient(
         base_url=settings.meetergo_base_url,
+        cookies=no_cookies,
         timeout=timeout,
         limits=limits,
         transport=transport,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from typing import Any
 
 from starlette.responses import Response
@@ -14,6 +15,9 @@ from app.upstream.call import UpstreamCall, UpstreamResult
 logger = logging.getLogger(__name__)
 
 DEFAULT_RATE_LIMIT_RETRY_AFTER = "60"  # meetergo documents no Retry-After; its window is a minute
+# Delta-seconds (RFC 9110): ASCII digits only. str.isdigit() also accepts "²" or "١٢", which
+# cannot even be written into a latin-1 header and ended in a 500.
+_DELTA_SECONDS = re.compile(r"[0-9]+")
 _MAX_MESSAGES = 20
 _MAX_MESSAGE_CHARS = 300
 
@@ -93,7 +97,10 @@ def problem_for(call: UpstreamCall, result: UpstreamResult) -> ProblemError:  # 
     if status == 409 and "already exists" in said:
         return ProblemError(ErrorCode.CONNECTION_ALREADY_EXISTS)
     if status == 429:
-        retry_after = result.retry_after if (result.retry_after or "").isdigit() else None
+        upstream_retry_after = result.retry_after or ""
+        retry_after = (
+            upstream_retry_after if _DELTA_SECONDS.fullmatch(upstream_retry_after) else None
+        )
         logger.warning("meetergo rate-limited %s", operation)
         return ProblemError(
             ErrorCode.UPSTREAM_RATE_LIMITED,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -143,12 +144,21 @@ def _endpoint(route: UpstreamRoute, settings: Settings, providers: type[StrEnum]
                 "Unknown or repeated query parameters are refused.",
                 extra={"errors": [{"location": "query", "message": f"not allowed: {names}"}]},
             )
+        if route.body is None and await request.body():
+            # Nothing a client puts in a body (userId included) reaches meetergo: refuse, do not
+            # silently drop, so that a caller who thinks it sent something learns otherwise.
+            raise ProblemError(
+                ErrorCode.VALIDATION_ERROR,
+                "This call takes no request body.",
+                extra={"errors": [{"location": "body", "message": "not allowed: a body"}]},
+            )
         session = values["session"]
         path_params = {name: str(values[name]) for name in route.path_params}
         query = {q.name: values[q.name] for q in route.query if q.forwarded and values[q.name]}
-        flow_id = None
+        flow: _Flow | None = None
         if route.operation_id == "getAuthUrl":
-            flow_id, query["redirectUrl"] = _start_flow(request, values, settings)
+            flow = _start_flow(request, values, settings)
+            query["redirectUrl"] = flow.callback_url
         body = values.get("body")
         call = UpstreamCall(
             route=route,
@@ -161,8 +171,11 @@ def _endpoint(route: UpstreamRoute, settings: Settings, providers: type[StrEnum]
         )
         result = await values["proxy"].handle(call)
         response = to_response(call, result)
-        if flow_id is not None:
-            response.headers[FLOW_ID_HEADER] = flow_id
+        if flow is not None:
+            # Only once meetergo has started the flow: a failed start must not take a place in
+            # the cookie (it keeps the newest few) and push out a flow that is still pending.
+            queue_cookie(request, flow.cookie_header)
+            response.headers[FLOW_ID_HEADER] = flow.flow_id
         return response
 
     endpoint.__signature__ = _signature(route, providers)  # type: ignore[attr-defined]
@@ -171,7 +184,14 @@ def _endpoint(route: UpstreamRoute, settings: Settings, providers: type[StrEnum]
     return endpoint
 
 
-def _start_flow(request: Request, values: dict[str, Any], settings: Settings) -> tuple[str, str]:
+@dataclass(frozen=True)
+class _Flow:
+    flow_id: str
+    callback_url: str  # the redirectUrl meetergo gets
+    cookie_header: str  # the flow cookie, with this flow added
+
+
+def _start_flow(request: Request, values: dict[str, Any], settings: Settings) -> _Flow:
     """A new flow for this browser; meetergo is sent to our callback, never to the client's URL.
 
     With a ``redirectUrl`` the flow ends by redirecting there with meetergo's result parameters
@@ -188,8 +208,11 @@ def _start_flow(request: Request, values: dict[str, Any], settings: Settings) ->
         return_to=return_to,
     )
     current = flows.browser_flows(request.cookies.get(flows.cookie_name))
-    queue_cookie(request, flows.cookie_header({**current, claims.flow_id: None}))
-    return claims.flow_id, flows.callback_url(token)
+    return _Flow(
+        flow_id=claims.flow_id,
+        callback_url=flows.callback_url(token),
+        cookie_header=flows.cookie_header({**current, claims.flow_id: None}),
+    )
 
 
 async def _disabled() -> Response:

@@ -95,8 +95,12 @@ def valid_payload() -> dict[str, Any]:
     return {"v": 1, **asdict(data)}
 
 
-def flip_last(value: str) -> str:
-    return value[:-1] + ("A" if value[-1] != "A" else "B")
+def flip_signature(value: str) -> str:
+    # The first character of the signature carries six real bits; the last one of a base64
+    # SHA-256 carries padding bits, so changing it may leave the signature's bytes unchanged.
+    payload, signature = value.rsplit(".", 1)
+    first = "A" if signature[0] != "A" else "Q"
+    return f"{payload}.{first}{signature[1:]}"
 
 
 def swap_payload(value: str) -> str:
@@ -107,7 +111,7 @@ def swap_payload(value: str) -> str:
 
 
 TAMPERED: dict[str, Callable[[str], str]] = {
-    "signature-flipped": flip_last,
+    "signature-flipped": flip_signature,
     "payload-swapped": swap_payload,
     "signature-removed": lambda value: value.rsplit(".", 1)[0],
     "garbage": lambda _: "garbage",
