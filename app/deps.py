@@ -1,24 +1,26 @@
-"""Dependency aliases, defined once for every router."""
+"""Dependency aliases, defined once for every router.
+
+Components are built once by :func:`app.main.create_app` and kept on ``app.state``;
+:func:`from_app_state` is the one way a route or dependency asks for one of them.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-import httpx
 from fastapi import Depends, Request
 
 from app.config import Settings
 
 
-def get_settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
+def from_app_state(name: str) -> Any:
+    """A FastAPI dependency on the component ``app.state.<name>``."""
+
+    def component(request: Request) -> Any:
+        return getattr(request.app.state, name)
+
+    component.__name__ = f"app_state_{name}"
+    return Depends(component)
 
 
-def get_upstream(request: Request) -> httpx.AsyncClient:
-    client: httpx.AsyncClient = request.app.state.upstream
-    return client
-
-
-SettingsDep = Annotated[Settings, Depends(get_settings)]
-UpstreamDep = Annotated[httpx.AsyncClient, Depends(get_upstream)]
+SettingsDep = Annotated[Settings, from_app_state("settings")]

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from app.deps import from_app_state
 from app.errors import ErrorCode, ProblemError
 from app.ops.set_cookie import queue_cookie
 from app.session.identity import user_hash
@@ -20,18 +21,8 @@ _DEAD_SESSION = frozenset(
 )
 
 
-def get_sessions(request: Request) -> SessionManager:
-    sessions: SessionManager = request.app.state.sessions
-    return sessions
-
-
-def get_user_mapping(request: Request) -> UserMapping:
-    mapping: UserMapping = request.app.state.user_mapping
-    return mapping
-
-
-SessionsDep = Annotated[SessionManager, Depends(get_sessions)]
-UserMappingDep = Annotated[UserMapping, Depends(get_user_mapping)]
+SessionsDep = Annotated[SessionManager, from_app_state("sessions")]
+UserMappingDep = Annotated[UserMapping, from_app_state("user_mapping")]
 
 
 async def authenticate_request(

@@ -6,10 +6,10 @@ import logging
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.deps import SettingsDep
+from app.deps import SettingsDep, from_app_state
 from app.ops.set_cookie import queue_cookie
 from app.session.deps import PassiveSessionDep, SessionsDep, UserMappingDep
 from app.session.identity import user_hash
@@ -22,12 +22,7 @@ router = APIRouter(prefix="/auth", tags=["session"])
 _NO_STORE = {"Cache-Control": "no-store"}
 
 
-def get_tickets(request: Request) -> TicketVerifier:
-    tickets: TicketVerifier = request.app.state.tickets
-    return tickets
-
-
-TicketsDep = Annotated[TicketVerifier, Depends(get_tickets)]
+TicketsDep = Annotated[TicketVerifier, from_app_state("tickets")]
 
 
 class LoginRequest(BaseModel):

@@ -15,11 +15,12 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Body, Depends, Path, Query, Request
+from fastapi import APIRouter, Body, Path, Query, Request
 from starlette.responses import Response
 
 from app.config import Settings
 from app.connect.flows import FlowCodec
+from app.deps import from_app_state
 from app.errors import ErrorCode, ProblemError
 from app.ops.set_cookie import queue_cookie
 from app.session.deps import ActiveSessionDep, MeetergoUserDep
@@ -54,16 +55,6 @@ _ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def get_proxy(request: Request) -> CalendarProxy:
-    proxy: CalendarProxy = request.app.state.calendar_proxy
-    return proxy
-
-
-def get_flows(request: Request) -> FlowCodec:
-    flows: FlowCodec = request.app.state.flows
-    return flows
-
-
 def validate_return_target(url: str, allowed_origins: tuple[str, ...]) -> str:
     """``url`` if it is an absolute URL on an allowed app origin; else 422 ``invalid_redirect``."""
     parts = urlsplit(url)
@@ -95,9 +86,11 @@ def _signature(route: UpstreamRoute, providers: type[StrEnum]) -> inspect.Signat
         inspect.Parameter("session", keyword, annotation=ActiveSessionDep),
         inspect.Parameter("meetergo_user_id", keyword, annotation=MeetergoUserDep),
         inspect.Parameter(
-            "proxy", keyword, annotation=Annotated[CalendarProxy, Depends(get_proxy)]
+            "proxy", keyword, annotation=Annotated[CalendarProxy, from_app_state("calendar_proxy")]
         ),
-        inspect.Parameter("flows", keyword, annotation=Annotated[FlowCodec, Depends(get_flows)]),
+        inspect.Parameter(
+            "flows", keyword, annotation=Annotated[FlowCodec, from_app_state("flows")]
+        ),
     ]
     for name in route.path_params:
         if name == "provider":

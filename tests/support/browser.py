@@ -21,9 +21,6 @@ import json
 import os
 import re
 import secrets
-import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +29,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 
 from app.config import load_settings, placeholder_reason
@@ -41,7 +37,7 @@ from sandbox import seed
 from sandbox.app import create_sandbox_app, set_public_url
 from tests.sandbox.support import IsolatedSettings
 from tests.support.redis import in_ci
-from tests.support.servers import bind_ephemeral
+from tests.support.servers import bind_ephemeral, serve
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page, Playwright
@@ -168,32 +164,6 @@ class Stack:
         return entries
 
 
-@contextlib.contextmanager
-def serve_bound(app: FastAPI, sock: socket.socket, url_host: str) -> Iterator[str]:
-    """Run ``app`` under uvicorn on the already listening ``sock``; yield its URL.
-
-    Like :func:`tests.support.servers.serve`, but the socket is bound by the caller, so the port
-    is known before the app is built (the service's settings name their own public URL).
-    """
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        app, log_level="warning", lifespan="on", timeout_graceful_shutdown=1, access_log=False
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.01)
-    try:
-        yield f"http://{url_host}:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-
-
 def random_key() -> str:
     """A fresh 32-byte signing key that the settings accept.
 
@@ -242,8 +212,8 @@ def running_stack(
         if prepare_service is not None:
             prepare_service(service_app)
 
-        stack.enter_context(serve_bound(sandbox_app, sandbox_sock, SANDBOX_HOST))
-        stack.enter_context(serve_bound(service_app, service_sock, SERVICE_HOST))
+        stack.enter_context(serve(sandbox_app, sock=sandbox_sock, url_host=SANDBOX_HOST))
+        stack.enter_context(serve(service_app, sock=service_sock, url_host=SERVICE_HOST))
         yield Stack(service_url, sandbox_url, sandbox_app, service_app)
 
 

@@ -38,14 +38,19 @@ def bind_ephemeral(host: str = "127.0.0.1") -> socket.socket:
 
 @contextlib.contextmanager
 def serve(
-    app: ASGIApp, host: str = "127.0.0.1", *, url_host: str | None = None
+    app: ASGIApp,
+    host: str = "127.0.0.1",
+    *,
+    url_host: str | None = None,
+    sock: socket.socket | None = None,
 ) -> Iterator[RunningServer]:
     """Run ``app`` under uvicorn in a background thread until the block ends.
 
     ``url_host`` is the name put in the URL (``localhost`` or ``127.0.0.1``) so that tests can place
-    two servers on different sites.
+    two servers on different sites. ``sock`` is a socket the caller bound already, when it needs
+    the port before it can build the app (a service whose settings name its own URL).
     """
-    sock = bind_ephemeral(host)
+    sock = sock or bind_ephemeral(host)
     port = sock.getsockname()[1]
     config = uvicorn.Config(
         app,
