@@ -94,6 +94,7 @@ def _banner(settings: Settings, sandbox_url: str) -> str:
         [
             "",
             "meetergo-calendar-bff demo",
+            f"  open in a browser:  {settings.public_url}/   (sign in as a demo user)",
             f"  service:  {settings.public_url}   (health: {settings.public_url}/readyz)",
             f"  sandbox:  {sandbox_url}   (meetergo's API and the consent screens)",
             f"  demo app users: {users}",

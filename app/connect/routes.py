@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from dataclasses import replace
@@ -22,7 +23,15 @@ from pydantic import BaseModel
 from starlette.responses import RedirectResponse, Response
 
 from app.config import Settings
-from app.connect.flows import FLOW_ID, FlowClaims, FlowCodec, FlowMode, FlowResult, session_binding
+from app.connect.flows import (
+    FLOW_ID,
+    FLOW_MAX_AGE,
+    FlowClaims,
+    FlowCodec,
+    FlowMode,
+    FlowResult,
+    session_binding,
+)
 from app.connect.page import render_flow_page
 from app.connect.results import read_outcome
 from app.errors import ErrorCode, ProblemError
@@ -30,6 +39,7 @@ from app.ops.set_cookie import queue_cookie
 from app.session.deps import authenticate_request, meetergo_user_id
 from app.session.identity import user_hash
 from app.session.sessions import Session
+from app.state.store import SharedState, SharedStateUnavailable
 from app.upstream.call import UpstreamCall
 from app.upstream.proxy import CalendarProxy
 from app.upstream.responses import to_response
@@ -213,7 +223,8 @@ async def callback(request: Request, flow_token: Annotated[str, Path(max_length=
         and session_binding(session.data.sid) == claims.session
     )
     if not owned:
-        await _undo_hijack(request, claims, outcome.connection_id)
+        if not await _confirmed_by_owner(request, flow_token, outcome.connection_id):
+            await _undo_hijack(request, claims, outcome.connection_id)
         result = _failure(claims.provider, ErrorCode.FLOW_MISMATCH)
         return _finish(request, flow_id=None, mode="popup", return_to=None, result=result)
     assert session is not None  # noqa: S101 - owned implies a session
@@ -222,6 +233,8 @@ async def callback(request: Request, flow_token: Annotated[str, Path(max_length=
         result = previous
     elif outcome.success and outcome.connection_id is not None:
         result = await _confirm(request, claims, session, outcome.connection_id)
+        if result.success:
+            await _remember_confirmed(request, flow_token, outcome.connection_id)
     else:
         result = _failure(claims.provider, outcome.code or ErrorCode.CONNECT_FAILED)
     return _finish(
@@ -255,6 +268,34 @@ async def _confirm(
         return _failure(claims.provider, ErrorCode.CONNECT_FAILED)
     # The user's cached reads are invalidated here once the read cache exists.
     return FlowResult(success=True, provider=claims.provider, connection_id=connection_id)
+
+
+def _confirmed_key(flow_token: str) -> str:
+    return "flow-confirmed:" + hashlib.sha256(flow_token.encode()).hexdigest()[:32]
+
+
+async def _remember_confirmed(request: Request, flow_token: str, connection_id: str) -> None:
+    """Note that the browser that started this flow confirmed ``connection_id`` through it.
+
+    A later copy of the same callback URL opened in another browser (from history, a shared
+    screen, a log) is then a replay, not a hijack: it must not remove the owner's connection.
+    """
+    state: SharedState = request.app.state.shared_state
+    try:
+        await state.put(_confirmed_key(flow_token), connection_id, FLOW_MAX_AGE)
+    except SharedStateUnavailable:
+        logger.warning("could not record the confirmed connect flow; a replay would undo it")
+
+
+async def _confirmed_by_owner(request: Request, flow_token: str, connection_id: str | None) -> bool:
+    """Whether the owner's browser already confirmed ``connection_id`` through this callback."""
+    if connection_id is None:
+        return False
+    state: SharedState = request.app.state.shared_state
+    try:
+        return await state.get(_confirmed_key(flow_token)) == connection_id
+    except SharedStateUnavailable:
+        return False  # unknown: treat it as the hijack it may be
 
 
 async def _undo_hijack(request: Request, claims: FlowClaims, connection_id: str | None) -> None:

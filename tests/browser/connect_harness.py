@@ -1,14 +1,10 @@
-"""Driving the JS client's connect flow in Chromium: the harness page, sign-in, the consent screen.
+"""Driving the JS client's connect flow in Chromium: the harness page and the consent screen.
 
 ``pages/connect-harness.html`` (served at ``/test-pages/`` on the service's origin by the
 ``stack`` fixture) imports ``/sdk/v1/calendar.js`` as an app does and calls ``connect()`` from a
 click on ``#connect``. :class:`Harness` wraps that page: set the options of the next
 ``connect()``, click (a real user gesture, so the popup opens), answer the consent screen in the
 popup, and read how each ``connect()`` call settled.
-
-Sign-in mints the login ticket here, as the app's backend would, and posts it to
-``/auth/session`` from the page (the production path), rather than through the demo's
-``POST /demo/tickets/{user}``, so that these tests depend on the session and connect code only.
 """
 
 from __future__ import annotations
@@ -20,9 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from app.demo import demo_users
-from app.session.tickets import mint_ticket
-from tests.support.browser import CALLBACK_PATH, Stack
+from tests.support.browser import CALLBACK_PATH, Stack, login
 
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext, Page, Request
@@ -46,40 +40,6 @@ if (location.pathname.startsWith({json.dumps(CALLBACK_PATH)})) {{
 }}
 """
 
-_SIGN_IN_SCRIPT = """async (ticket) => {
-  const response = await fetch('/auth/session', {
-    method: 'POST',
-    credentials: 'include',
-    headers: { 'Content-Type': 'application/json', 'X-CSRF': '1' },
-    body: JSON.stringify({ ticket }),
-  });
-  return { status: response.status, body: await response.text() };
-}"""
-
-
-def sign_in(page: Page, stack: Stack, user: str = "alice") -> dict[str, Any]:
-    """Sign ``page``'s context in as demo user ``user``; the session profile.
-
-    The ticket is minted here with the service's ticket secret, as the app's backend would.
-    Leaves the page on ``<service>/healthz``.
-    """
-    settings = stack.service_app.state.settings
-    (found,) = [u for u in demo_users() if u.app_user_id == user]
-    ticket = mint_ticket(
-        key=settings.ticket_secret.get_secret_value(),
-        algorithm=settings.ticket_algorithm,
-        audience=settings.ticket_audience,
-        issuer=settings.ticket_issuer,
-        sub=found.app_user_id,
-        meetergo_user_id=found.meetergo_user_id,
-        name=found.name,
-    )
-    page.goto(f"{stack.service_url}/healthz")
-    answer = page.evaluate(_SIGN_IN_SCRIPT, ticket)
-    assert answer["status"] == 200, answer
-    profile: dict[str, Any] = json.loads(answer["body"])
-    return profile
-
 
 def set_sandbox_faults(stack: Stack, **faults: Any) -> None:
     response = httpx.put(f"{stack.sandbox_url}/_sandbox/faults", json=faults, trust_env=False)
@@ -102,6 +62,12 @@ def answer_consent_screen(
     popup.click(f"button[name=decision][value={decision}]")
 
 
+def wait_until_closed(popup: Page) -> None:
+    """Return once ``popup`` is closed (at once when it already is)."""
+    if not popup.is_closed():
+        popup.wait_for_event("close")
+
+
 def query_of(url: str) -> dict[str, str]:
     return {name: values[0] for name, values in parse_qs(urlsplit(url).query).items()}
 
@@ -120,6 +86,9 @@ class Harness:
     stack: Stack
     context: BrowserContext
     sent: list[Request] = field(default_factory=list)
+    # Headers of callback requests, read as they happen: the popup that sent them may be gone
+    # (closed) by the time a test looks.
+    callback_headers: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def url(self) -> str:
@@ -127,6 +96,8 @@ class Harness:
 
     def record(self, request: Request) -> None:
         self.sent.append(request)
+        if request.url.startswith(f"{self.stack.service_url}{CALLBACK_PATH}"):
+            self.callback_headers.append(request.all_headers())
 
     def open(self, query: str = "") -> None:
         self.page.goto(self.url + (f"?{query}" if query else ""))
@@ -174,6 +145,10 @@ class Harness:
         self.page.wait_for_function("(n) => harness.messages.length >= n", arg=count)
         return self.messages()
 
+    def sent_to(self, prefix: str) -> list[str]:
+        """The URLs of the context's requests that start with ``prefix``."""
+        return [r.url for r in self.sent if r.url.startswith(prefix)]
+
     def callback_requests(self) -> list[Request]:
         prefix = f"{self.stack.service_url}{CALLBACK_PATH}"
         return [r for r in self.sent if r.url.startswith(prefix)]
@@ -200,6 +175,6 @@ def open_harness(context: BrowserContext, page: Page, stack: Stack, user: str = 
     context.add_init_script(OPENER_PROBE_SCRIPT)
     harness = Harness(page, stack, context)
     context.on("request", harness.record)
-    sign_in(page, stack, user)
+    login(page, stack, user)
     harness.open()
     return harness

@@ -239,6 +239,16 @@ export function createCalendarClient({ baseUrl = "", apiPrefix = "/api", fetch: 
   return client;
 }
 
+// meetergo encodes the message twice; the URL is anyone's to craft, so a bad escape is kept as
+// it is rather than thrown (a URIError here would break the page that reads its result).
+function decodeMessage(text) {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
 /**
  * The result a redirect-mode flow left in the URL, or null: {success, provider, connectionId,
  * code, message}. With `clean`, the parameters are removed from the address bar.
@@ -255,7 +265,7 @@ export function readRedirectResult({ url = window.location.href, clean = true } 
     provider: params.get("provider"),
     connectionId: success ? params.get("connectionId") : null,
     code: success ? null : params.get("code") || "connect_failed",
-    message: message ? decodeURIComponent(message) : null,
+    message: message ? decodeMessage(message) : null,
   };
   if (clean && url === window.location.href) {
     for (const name of ["success", "error", "provider", "connectionId", "message", "code"]) params.delete(name);
