@@ -27,6 +27,14 @@ Every error leaves the service as `application/problem+json` (RFC 9457):
 `X-Request-ID` response header; quote it when reporting a problem. `Retry-After` accompanies the
 answers where waiting helps. Validation errors add `errors`: a list of `{location, message}`.
 
+The connect flow's codes (`connection_already_exists`, `access_denied`, `invalid_scope`,
+`server_error`, `flow_mismatch`, `flow_expired`, `connect_failed`, and any code that stopped a
+flow as it started) mostly reach the SPA not as HTTP answers but as the flow's result: in the
+callback page's message, the flow status, or the `code` parameter of a redirect. Their status
+applies where they are answered as problem+json. The JS client adds its own codes:
+`popup_blocked`, `popup_closed`, `timeout`, `aborted`, `flow_in_progress`, `network_error`,
+`bad_response`.
+
 This table is generated from `app/errors.py` (`python -m app.docs_gen`); a test keeps it in sync.
 
 """

@@ -85,6 +85,13 @@ export interface ConnectOptions {
   timeoutMs?: number;
   /** How long popup.closed must stay true before the flow fails with popup_closed. Default 10 s. */
   closedGraceMs?: number;
+  /**
+   * The grace instead, when popup.closed turned true within earlyCloseMs of opening: that is how
+   * a provider's Cross-Origin-Opener-Policy cutting the popup off looks. Default 60 s.
+   */
+  severedGraceMs?: number;
+  /** Default 4 s. */
+  earlyCloseMs?: number;
   /** How often the flow status is polled as the last-resort channel. Default 1.5 s. */
   pollIntervalMs?: number;
   signal?: AbortSignal;

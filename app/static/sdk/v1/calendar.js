@@ -135,6 +135,8 @@ export function createCalendarClient({ baseUrl = "", apiPrefix = "/api", fetch: 
         returnTo,
         timeoutMs = 5 * 60 * 1000,
         closedGraceMs = 10 * 1000,
+        severedGraceMs = 60 * 1000,
+        earlyCloseMs = 4 * 1000,
         pollIntervalMs = 1500,
         signal,
         popupFeatures = POPUP_FEATURES,
@@ -163,6 +165,8 @@ export function createCalendarClient({ baseUrl = "", apiPrefix = "/api", fetch: 
         const timers = [];
         let channel = null;
         let closedSince = null;
+        let closedEarly = false;
+        const openedAt = Date.now();
         let polling = false;
         activeFlow = flowId;
 
@@ -224,10 +228,16 @@ export function createCalendarClient({ baseUrl = "", apiPrefix = "/api", fetch: 
         timers.push(setInterval(poll, pollIntervalMs));
         timers.push(setInterval(() => {
           // A provider page with Cross-Origin-Opener-Policy makes popup.closed read true while
-          // the user is still there: wait (and poll) a grace period before believing it.
+          // the user is still there: wait (and poll) a grace period before believing it. That
+          // cut happens as the consent page loads, so a window that "closed" within
+          // earlyCloseMs of opening was most likely cut, not closed: it gets the longer grace.
           if (!popup.closed) { closedSince = null; return; }
-          closedSince = closedSince || Date.now();
-          if (Date.now() - closedSince >= closedGraceMs) fail("popup_closed", "The window was closed");
+          if (closedSince === null) {
+            closedSince = Date.now();
+            closedEarly = closedSince - openedAt < earlyCloseMs;
+          }
+          const grace = closedEarly ? Math.max(closedGraceMs, severedGraceMs) : closedGraceMs;
+          if (Date.now() - closedSince >= grace) fail("popup_closed", "The window was closed");
         }, 250));
         const startedAt = Date.now();
         timers.push(setInterval(() => {
@@ -251,7 +261,8 @@ function decodeMessage(text) {
 
 /**
  * The result a redirect-mode flow left in the URL, or null: {success, provider, connectionId,
- * code, message}. With `clean`, the parameters are removed from the address bar.
+ * code, message}. With `clean`, the parameters are removed from the address bar. Anyone can
+ * craft such a URL: treat it as a hint (re-read the connections) and show `message` as text.
  */
 export function readRedirectResult({ url = window.location.href, clean = true } = {}) {
   const target = new URL(url);
