@@ -32,6 +32,12 @@ def to_response(call: UpstreamCall, result: UpstreamResult) -> Response:
 def _success(call: UpstreamCall, result: UpstreamResult) -> Response:
     headers = {"Cache-Control": "no-store"}
     if result.status == 204 or not result.body:
+        if call.route.is_read and result.status != 204:
+            # Every read answers a JSON document; an empty one is not an answer.
+            logger.error(
+                "meetergo %s answered %s with no body", call.route.operation_id, result.status
+            )
+            raise ProblemError(ErrorCode.UPSTREAM_BAD_RESPONSE)
         return Response(status_code=result.status, headers=headers)
     try:
         json.loads(result.body)
