@@ -10,6 +10,7 @@ from app import __version__
 from app.config import Settings
 
 USER_AGENT = f"meetergo-calendar-bff/{__version__}"
+KEEPALIVE_EXPIRY_SECONDS = 4.0
 
 
 def build_upstream_client(
@@ -30,6 +31,10 @@ def build_upstream_client(
     limits = httpx.Limits(
         max_connections=settings.upstream_max_connections,
         max_keepalive_connections=settings.upstream_max_keepalive,
+        # meetergo runs on Node.js, whose servers close idle connections after 5 s. Dropping
+        # ours sooner avoids sending a write on a connection the server is closing (a write
+        # is never retried).
+        keepalive_expiry=KEEPALIVE_EXPIRY_SECONDS,
     )
     # One client serves every user: a cookie meetergo (or a balancer before it) set would be sent
     # back on the next user's calls. The jar's policy allows no domain, so it never keeps one.

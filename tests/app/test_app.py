@@ -84,6 +84,7 @@ def test_lifespan_owns_one_shared_upstream_client_with_explicit_limits() -> None
         assert "authorization" not in upstream.headers
         pool = upstream._transport._pool  # type: ignore[attr-defined]
         assert pool._max_connections == 9
+        assert pool._keepalive_expiry == 4.0
     assert upstream.is_closed
 
 
