@@ -32,7 +32,6 @@ class UpstreamResult:
 
     status: int
     body: bytes
-    content_type: str | None
     retry_after: str | None = None
     attempts: int = 1
 

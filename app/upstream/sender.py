@@ -105,7 +105,6 @@ class UpstreamSender:
             return UpstreamResult(
                 status=response.status_code,
                 body=response.content,
-                content_type=response.headers.get("content-type"),
                 retry_after=response.headers.get("retry-after"),
                 attempts=attempt,
             )

@@ -22,17 +22,17 @@ def _call(operation: str) -> UpstreamCall:
 @pytest.mark.parametrize("operation", ["listConnections", "listCalendars", "getAuthUrl"])
 def test_a_read_answered_with_an_empty_200_is_a_bad_response(operation: str) -> None:
     with pytest.raises(ProblemError) as caught:
-        to_response(_call(operation), UpstreamResult(200, b"", "application/json"))
+        to_response(_call(operation), UpstreamResult(200, b""))
     assert caught.value.code == "upstream_bad_response"
 
 
 @pytest.mark.parametrize("operation", ["deleteConnection", "setPrimaryConnection"])
 def test_a_write_may_answer_200_without_a_body(operation: str) -> None:
-    response = to_response(_call(operation), UpstreamResult(200, b"", None))
+    response = to_response(_call(operation), UpstreamResult(200, b""))
     assert response.status_code == 200
     assert response.body == b""
 
 
 def test_a_write_answered_204_stays_204() -> None:
-    response = to_response(_call("deleteConnection"), UpstreamResult(204, b"", None))
+    response = to_response(_call("deleteConnection"), UpstreamResult(204, b""))
     assert response.status_code == 204
