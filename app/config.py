@@ -186,6 +186,85 @@ class Settings(BaseSettings):
         default=10, ge=0, le=1000, description="Idle keep-alive connections kept per process."
     )
 
+    # -- meetergo's rate limit: the budget, the read cache ---------------------------------------
+    budget_per_minute: int = Field(
+        default=90,
+        ge=1,
+        le=10_000,
+        description="Upstream calls this service makes with one API key in any 60 s window, "
+        "across all replicas. Keep it below meetergo's limit (100/min per key) by a margin.",
+    )
+    budget_write_reserve: int = Field(
+        default=10,
+        ge=0,
+        le=1_000,
+        description="Calls of each 60 s window that only writes and connects may use, so reads "
+        "can never starve a user's change.",
+    )
+    budget_refresh_reserve: int = Field(
+        default=20,
+        ge=0,
+        le=1_000,
+        description="Further calls that refreshes of already cached reads leave to first reads; "
+        "a refresh that finds no budget serves the cached copy, marked stale.",
+    )
+    budget_per_user_per_minute: int = Field(
+        default=20,
+        ge=0,
+        le=10_000,
+        description="Upstream calls one app user may cause in any 60 s window (0: no per-user "
+        "share). Cached answers cost nothing.",
+    )
+    budget_max_wait: float = Field(
+        default=5.0,
+        ge=0,
+        le=60,
+        description="Seconds a call may wait in the fair queue for budget before it is refused "
+        "with 429 and Retry-After.",
+    )
+    budget_max_waiters: int = Field(
+        default=200,
+        ge=0,
+        le=100_000,
+        description="Calls one process lets wait for budget at once; beyond it they are refused "
+        "at once.",
+    )
+    budget_replicas: int = Field(
+        default=3,
+        ge=1,
+        le=1_000,
+        description="Replicas sharing the API key. Used only while Redis is unreachable: each "
+        "replica then spends at most 1/N of the budget on its own.",
+    )
+    upstream_rate_limit_pause: float = Field(
+        default=20.0,
+        gt=0,
+        le=600,
+        description="Seconds every replica stops calling meetergo after it answers 429 without "
+        "a usable Retry-After.",
+    )
+    cache_ttl: float = Field(
+        default=30.0,
+        ge=0,
+        le=3_600,
+        description="Seconds a read (connections, a connection's calendars) stays fresh in the "
+        "per-user cache; 0 turns caching off.",
+    )
+    cache_max_stale: float = Field(
+        default=600.0,
+        ge=0,
+        le=86_400,
+        description="Seconds past freshness a cached read may still be served, marked stale, "
+        "when the budget is spent or meetergo fails.",
+    )
+    cache_max_users: int = Field(
+        default=10_000,
+        ge=1,
+        le=10_000_000,
+        description="meetergo users whose reads one process keeps without Redis (least "
+        "recently used dropped first).",
+    )
+
     # -- sessions --------------------------------------------------------------------------------
     session_keys: Annotated[list[SecretStr], NoDecode] = Field(
         description="Cookie and token signing keys, newest first (comma-separated). "
@@ -477,6 +556,17 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"{env_name('demo')}=true serves demo logins and is only allowed with "
                 f"{env_name('environment')}=development"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _budget_rules(self) -> Settings:
+        reserved = self.budget_write_reserve + self.budget_refresh_reserve
+        if reserved >= self.budget_per_minute:
+            raise ValueError(
+                f"{env_name('budget_write_reserve')} + {env_name('budget_refresh_reserve')} "
+                f"({reserved}) must be below {env_name('budget_per_minute')} "
+                f"({self.budget_per_minute}), or refreshes could never call meetergo"
             )
         return self
 

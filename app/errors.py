@@ -82,6 +82,7 @@ class ErrorCode(StrEnum):
     UPSTREAM_REJECTED = "upstream_rejected"
     UPSTREAM_UNAUTHORIZED = "upstream_unauthorized"
     UPSTREAM_RATE_LIMITED = "upstream_rate_limited"
+    RATE_LIMITED = "rate_limited"
     UPSTREAM_TIMEOUT = "upstream_timeout"
     UPSTREAM_UNAVAILABLE = "upstream_unavailable"
     UPSTREAM_BAD_RESPONSE = "upstream_bad_response"
@@ -266,10 +267,18 @@ CATALOG: Mapping[ErrorCode, ProblemSpec] = {
         "Show a generic error; retrying will not help until the operator replaces the key.",
     ),
     ErrorCode.UPSTREAM_RATE_LIMITED: ProblemSpec(
-        503,
+        429,
         "Calendar service busy",
-        "meetergo's request budget for this company is spent for the moment.",
-        "Retry after `Retry-After` seconds.",
+        "The company's share of meetergo's rate limit is spent for the moment (all its users "
+        "share it), and nothing cached could answer instead.",
+        "Retry after `Retry-After` seconds: it is when a call of this kind can go again.",
+    ),
+    ErrorCode.RATE_LIMITED: ProblemSpec(
+        429,
+        "Too many calendar calls",
+        "This user caused more calls to meetergo in the last minute than one user's share "
+        "allows; cached answers do not count.",
+        "Retry after `Retry-After` seconds; avoid reloading in a loop.",
     ),
     ErrorCode.UPSTREAM_TIMEOUT: ProblemSpec(
         504,

@@ -22,6 +22,7 @@ from app.ops.metrics import Metrics
 from app.ops.observe import ObserverMiddleware
 from app.ops.request_id import RequestIdMiddleware
 from app.ops.set_cookie import SetCookieMiddleware
+from app.quota.factory import build_quota
 from app.session import routes as session_routes
 from app.session.csrf import CsrfMiddleware
 from app.session.mapping import build_user_mapping
@@ -52,14 +53,7 @@ def create_app(
     edge under the real code.
     """
     settings = settings or load_settings()
-    unknown = sorted(set(settings.disabled_routes) - set(ROUTES_BY_ID))
-    if unknown:
-        raise ConfigError(
-            [
-                f"{env_name('disabled_routes')}: unknown operation ids {unknown}; "
-                f"known: {sorted(ROUTES_BY_ID)}"
-            ]
-        )
+    _check_disabled_routes(settings)
     state = shared_state or open_shared_state(settings)
     mapping_client = httpx.AsyncClient(timeout=settings.user_mapping_timeout, trust_env=False)
     user_mapping = build_user_mapping(settings, mapping_client)
@@ -67,6 +61,7 @@ def create_app(
     tickets = TicketVerifier(settings, state)
     sessions = SessionManager(settings, state, metrics=metrics)
     readiness = Readiness()
+    quota = build_quota(settings, state, metrics)
     if state.name != "memory":  # in-process state is always there; anything else may not be
         readiness.checks["shared_state"] = state.ping
 
@@ -79,8 +74,10 @@ def create_app(
                 build_upstream_client(settings, upstream_transport)
             )
             app.state.upstream = upstream
+            sender = UpstreamSender(settings, upstream, metrics=metrics)
+            sender.admit_retry = quota.budget_stage.admit_retry
             app.state.calendar_proxy = CalendarProxy(
-                UpstreamSender(settings, upstream, metrics=metrics)
+                sender, stages=(quota.cache_stage, quota.budget_stage)
             )
             yield
             readiness.shutting_down = True
@@ -104,6 +101,7 @@ def create_app(
     app.state.tickets = tickets
     app.state.sessions = sessions
     app.state.flows = FlowCodec(settings)
+    app.state.quota = quota
 
     install_error_handlers(app)
     app.include_router(health.router)
@@ -123,6 +121,17 @@ def create_app(
         app.mount(DEMO_PATH, demo_files(), name="demo")
     _install_middleware(app, settings, metrics)
     return app
+
+
+def _check_disabled_routes(settings: Settings) -> None:
+    unknown = sorted(set(settings.disabled_routes) - set(ROUTES_BY_ID))
+    if unknown:
+        raise ConfigError(
+            [
+                f"{env_name('disabled_routes')}: unknown operation ids {unknown}; "
+                f"known: {sorted(ROUTES_BY_ID)}"
+            ]
+        )
 
 
 def _install_middleware(app: FastAPI, settings: Settings, metrics: Metrics) -> None:

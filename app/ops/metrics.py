@@ -14,7 +14,7 @@ import hmac
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Request
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.responses import Response
 
@@ -66,6 +66,35 @@ class Metrics:
             "bff_sessions_revoked",
             "Revocations: one session (logout) or every session of a user (operator).",
             ["scope"],
+            registry=r,
+        )
+
+        self.budget_calls = Counter(
+            "bff_budget_calls",
+            "Upstream calls asked of the shared budget, by priority and outcome.",
+            ["priority", "outcome"],
+            registry=r,
+        )
+        self.budget_wait_seconds = Histogram(
+            "bff_budget_wait_seconds",
+            "Time granted calls waited for budget.",
+            buckets=(0.001, 0.01, 0.1, 0.5, 1, 2, 5, 10),
+            registry=r,
+        )
+        self.budget_degraded = Gauge(
+            "bff_budget_degraded",
+            "1 while Redis is unreachable and this replica spends its own share of the budget.",
+            registry=r,
+        )
+        self.upstream_rate_limited = Counter(
+            "bff_upstream_rate_limited",
+            "meetergo's own 429 answers: incidents, since the budget should prevent every one.",
+            registry=r,
+        )
+        self.cache_reads = Counter(
+            "bff_cache_reads",
+            "Cacheable reads by outcome: hit, miss, collapsed, stale, bypass.",
+            ["outcome"],
             registry=r,
         )
 

@@ -30,6 +30,8 @@ _UNAVAILABLE: tuple[type[BaseException], ...] = (
     OSError,  # socket errors that escape redis-py's own wrapping
 )
 
+HEALTH_CHECK_SECONDS = 1
+
 # INCR, then an expiry only when the key has none (PTTL -1): a new counter gets the ttl, a running
 # one keeps its window. A script keeps the pair atomic on every Redis version (PEXPIRE NX is 7.0+).
 _INCR_SCRIPT = """
@@ -51,15 +53,39 @@ def _text(value: bytes | str | None) -> str | None:
     return value.decode() if isinstance(value, bytes) else value
 
 
+class _Failures:
+    """How many Redis calls of this process have failed: a change means Redis may have lost data
+    (a restart or failover shows first as failed calls), so components can re-check their state."""
+
+    count = 0
+
+
+FAILURES = _Failures()
+
+
 @contextlib.contextmanager
-def _translated(operation: str) -> Iterator[None]:
+def translated(operation: str) -> Iterator[None]:
     try:
         yield
     except _UNAVAILABLE as exc:
+        FAILURES.count += 1
         # Name the command only: keys may hold ticket or session ids, URLs may hold a password.
         raise SharedStateUnavailable(
             f"redis did not serve {operation}: {type(exc).__name__}"
         ) from exc
+
+
+@contextlib.contextmanager
+def _first_read(operation: str) -> Iterator[None]:
+    """A read whose connection broke is tried once more: a pooled connection to a Redis that has
+    restarted fails on first use, and a read changes nothing, so repeating it is safe."""
+    try:
+        yield
+    except _UNAVAILABLE:
+        FAILURES.count += 1
+
+
+_READ_ATTEMPTS = (_first_read, translated)
 
 
 class RedisState:
@@ -102,6 +128,9 @@ class RedisState:
             socket_timeout=socket_timeout,
             socket_connect_timeout=socket_connect_timeout,
             retry=Retry(NoBackoff(), retries=0),
+            # A connection idle this long is checked (PING) before use: after Redis restarts, a
+            # pooled connection to the old process fails its check, not a caller's command.
+            health_check_interval=HEALTH_CHECK_SECONDS,
             client_name=client_name,
         )
         state = cls(Redis.from_pool(pool), prefix=prefix)
@@ -116,6 +145,14 @@ class RedisState:
     def prefix(self) -> str:
         return self._prefix
 
+    @property
+    def client(self) -> Redis:
+        """The connections, for components with Redis-specific needs (the budget's scripts).
+
+        They wrap their calls in :func:`translated` and put their keys under :attr:`prefix`.
+        """
+        return self._client
+
     def prefixed(self, prefix: str) -> RedisState:
         """A view on the same connections under another prefix; closing it closes nothing.
 
@@ -128,34 +165,38 @@ class RedisState:
 
     async def add(self, key: str, value: str, ttl: float) -> bool:
         ms = _milliseconds(ttl)
-        with _translated("SET NX"):
+        with translated("SET NX"):
             created = await self._client.set(self._prefix + key, value, px=ms, nx=True)
         return bool(created)
 
     async def put(self, key: str, value: str, ttl: float) -> None:
         ms = _milliseconds(ttl)
-        with _translated("SET"):
+        with translated("SET"):
             await self._client.set(self._prefix + key, value, px=ms)
 
     async def get(self, key: str) -> str | None:
-        with _translated("GET"):
-            value = await self._client.get(self._prefix + key)
+        for attempt in _READ_ATTEMPTS:
+            with attempt("GET"):
+                value = await self._client.get(self._prefix + key)
+                break
         return _text(value)
 
     async def get_many(self, keys: Sequence[str]) -> list[str | None]:
         if not keys:
             return []  # MGET without keys is a syntax error in Redis
-        with _translated("MGET"):
-            values = await self._client.mget([self._prefix + key for key in keys])
+        for attempt in _READ_ATTEMPTS:
+            with attempt("MGET"):
+                values = await self._client.mget([self._prefix + key for key in keys])
+                break
         return [_text(value) for value in values]
 
     async def delete(self, key: str) -> None:
-        with _translated("DEL"):
+        with translated("DEL"):
             await self._client.delete(self._prefix + key)
 
     async def incr(self, key: str, ttl: float) -> int:
         ms = _milliseconds(ttl)
-        with _translated("INCR"):
+        with translated("INCR"):
             try:
                 count = await self._incr(keys=[self._prefix + key], args=[ms])
             except redis_errors.ResponseError as exc:

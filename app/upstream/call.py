@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.quota.budget import Priority
 from app.upstream.table import UpstreamRoute
 
 
@@ -20,6 +21,10 @@ class UpstreamCall:
     query: dict[str, str] = field(default_factory=dict)
     json_body: dict[str, Any] | None = None
     request_id: str | None = None
+    # How the budget treats it: set by the cache stage for reads, the route's default otherwise.
+    priority: Priority | None = None
+    fresh: bool = False  # must see meetergo's current answer: no cache, no stale copy
+    system: bool = False  # made by the service itself (flow checks): not charged to a user's share
 
     @property
     def upstream_path(self) -> str:
@@ -34,6 +39,8 @@ class UpstreamResult:
     body: bytes
     retry_after: str | None = None
     attempts: int = 1
+    cache_status: str | None = None  # the Cache-Status parameters (RFC 9211), when cached
+    age: int | None = None  # seconds since meetergo produced a cached body
 
 
 Handler = Callable[[UpstreamCall], Awaitable[UpstreamResult]]

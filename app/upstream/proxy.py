@@ -13,6 +13,8 @@ from app.upstream.call import Handler, Stage, UpstreamCall, UpstreamResult, comp
 
 
 class CalendarProxy:
+    """Runs each validated call through the stages, then sends it: see :func:`build_proxy`."""
+
     def __init__(self, send: Handler, stages: Sequence[Stage] = ()) -> None:
         self.stages = tuple(stages)
         self._handle = compose(self.stages, send)

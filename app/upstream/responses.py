@@ -14,6 +14,8 @@ from app.upstream.call import UpstreamCall, UpstreamResult
 
 logger = logging.getLogger(__name__)
 
+CACHE_NAME = "meetergo-bff"  # this service's name in Cache-Status (RFC 9211)
+
 DEFAULT_RATE_LIMIT_RETRY_AFTER = "60"  # meetergo documents no Retry-After; its window is a minute
 # Delta-seconds (RFC 9110): ASCII digits only. str.isdigit() also accepts "²" or "١٢", which
 # cannot even be written into a latin-1 header and ended in a 500.
@@ -31,6 +33,10 @@ def to_response(call: UpstreamCall, result: UpstreamResult) -> Response:
 
 def _success(call: UpstreamCall, result: UpstreamResult) -> Response:
     headers = {"Cache-Control": "no-store"}
+    if result.cache_status is not None:
+        headers["Cache-Status"] = f"{CACHE_NAME}; {result.cache_status}"
+    if result.age is not None:
+        headers["Age"] = str(result.age)
     if result.status == 204 or not result.body:
         if call.route.is_read and result.status != 204:
             # Every read answers a JSON document; an empty one is not an answer.

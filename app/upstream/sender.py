@@ -53,6 +53,8 @@ class UpstreamSender:
         self._retries = settings.upstream_retries
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not security
         self._sleep = sleep
+        # Asked before each retry; False ends the retries (the budget has no call to spare).
+        self.admit_retry: Callable[[UpstreamCall], Awaitable[bool]] | None = None
 
     def _request(self, call: UpstreamCall) -> httpx.Request:
         headers = {"Authorization": self._authorization, API_USER_HEADER: call.meetergo_user_id}
@@ -84,13 +86,17 @@ class UpstreamSender:
             try:
                 response = await self._send(call)
             except httpx.TimeoutException as exc:
-                if isinstance(exc, httpx.ConnectTimeout) and not last:
+                if (
+                    isinstance(exc, httpx.ConnectTimeout)
+                    and not last
+                    and await self._may_retry(call)
+                ):
                     await self._backoff(attempt)
                     continue
                 logger.warning("meetergo %s: %s", call.route.operation_id, type(exc).__name__)
                 raise ProblemError(ErrorCode.UPSTREAM_TIMEOUT) from None
             except RETRY_ERRORS as exc:
-                if call.route.is_read and not last:
+                if call.route.is_read and not last and await self._may_retry(call):
                     await self._backoff(attempt)
                     continue
                 logger.warning("meetergo %s: %s", call.route.operation_id, type(exc).__name__)
@@ -98,7 +104,12 @@ class UpstreamSender:
             except httpx.HTTPError as exc:
                 logger.error("meetergo %s: %s", call.route.operation_id, type(exc).__name__)
                 raise ProblemError(ErrorCode.UPSTREAM_UNAVAILABLE) from None
-            if response.status_code in RETRY_STATUSES and call.route.is_read and not last:
+            if (
+                response.status_code in RETRY_STATUSES
+                and call.route.is_read
+                and not last
+                and await self._may_retry(call)
+            ):
                 await response.aclose()
                 await self._backoff(attempt)
                 continue
@@ -109,6 +120,9 @@ class UpstreamSender:
                 attempts=attempt,
             )
         raise AssertionError("unreachable: the last attempt returns or raises")  # pragma: no cover
+
+    async def _may_retry(self, call: UpstreamCall) -> bool:
+        return self.admit_retry is None or await self.admit_retry(call)
 
     async def _send(self, call: UpstreamCall) -> httpx.Response:
         """One attempt, measured."""

@@ -1,0 +1,157 @@
+"""The budget's fair queue, with a window shortened to fractions of a second (real time)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import pytest
+
+from app.quota.budget import BudgetRefused, Priority, UpstreamBudget
+from app.quota.window import MemoryWindow, RedisWindow
+from app.state.redis import RedisState
+from tests.support.settings import make_settings
+
+WINDOW = 0.4
+
+
+def _budget(per_minute: int, *, window: Any = None, **overrides: Any) -> UpstreamBudget:
+    values: dict[str, Any] = {
+        "budget_per_minute": per_minute,
+        "budget_write_reserve": 0,
+        "budget_refresh_reserve": 0,
+        "budget_per_user_per_minute": 0,
+        **overrides,
+    }
+    return UpstreamBudget(make_settings(**values), window or MemoryWindow(seconds=WINDOW))
+
+
+def test_a_call_that_fits_its_wait_gets_the_next_free_slot() -> None:
+    async def scenario() -> float:
+        budget = _budget(2)
+        for _ in range(2):
+            await budget.acquire(Priority.FIRST_READ, None, 0)
+        started = time.monotonic()
+        await budget.acquire(Priority.FIRST_READ, None, 5)
+        return time.monotonic() - started
+
+    waited = asyncio.run(scenario())
+    assert WINDOW * 0.75 <= waited <= WINDOW + 1.0
+
+
+def test_a_refusal_says_when_a_slot_of_its_class_frees() -> None:
+    async def scenario() -> BudgetRefused:
+        budget = _budget(3, budget_write_reserve=1)
+        for _ in range(2):
+            await budget.acquire(Priority.FIRST_READ, None, 0)
+        with pytest.raises(BudgetRefused) as refused:
+            await budget.acquire(Priority.FIRST_READ, None, 0.05)
+        await budget.acquire(Priority.WRITE, None, 0)  # the reserve is there for writes
+        return refused.value
+
+    refused = asyncio.run(scenario())
+    assert refused.scope == "global"
+    assert 0.2 <= refused.retry_after <= WINDOW
+    assert refused.retry_after_header == "1"  # whole seconds, rounded up
+
+
+def test_reads_stop_at_the_reserves() -> None:
+    async def scenario() -> list[str]:
+        budget = _budget(6, budget_write_reserve=2, budget_refresh_reserve=2)
+        outcomes = []
+        for priority in [Priority.REFRESH] * 3 + [Priority.FIRST_READ] * 3 + [Priority.WRITE] * 3:
+            try:
+                await budget.acquire(priority, None, 0)
+                outcomes.append(f"{priority.name}:ok")
+            except BudgetRefused:
+                outcomes.append(f"{priority.name}:refused")
+        return outcomes
+
+    assert asyncio.run(scenario()) == [
+        "REFRESH:ok", "REFRESH:ok", "REFRESH:refused",
+        "FIRST_READ:ok", "FIRST_READ:ok", "FIRST_READ:refused",
+        "WRITE:ok", "WRITE:ok", "WRITE:refused",
+    ]  # fmt: skip
+
+
+def _served_order(calls: list[tuple[Priority, str]], per_minute: int = 1) -> list[str]:
+    async def scenario() -> list[str]:
+        budget = _budget(per_minute, budget_max_wait=10)
+        await budget.acquire(Priority.WRITE, None, 0)  # the window is full
+        order: list[str] = []
+
+        async def one(priority: Priority, name: str) -> None:
+            await budget.acquire(priority, name.split("-", maxsplit=1)[0], 10)
+            order.append(name)
+
+        tasks = []
+        for priority, name in calls:
+            tasks.append(asyncio.create_task(one(priority, name)))
+            await asyncio.sleep(0.01)  # arrival order
+        await asyncio.gather(*tasks)
+        return order
+
+    return asyncio.run(scenario())
+
+
+def test_queued_writes_go_before_queued_reads() -> None:
+    order = _served_order(
+        [(Priority.FIRST_READ, "a-1"), (Priority.FIRST_READ, "b-1"), (Priority.WRITE, "c-1")]
+    )
+    assert order == ["c-1", "a-1", "b-1"]
+
+
+def test_queued_users_are_served_round_robin() -> None:
+    order = _served_order(
+        [(Priority.FIRST_READ, name) for name in ("a-1", "a-2", "a-3", "b-1", "c-1")]
+    )
+    assert order == ["a-1", "b-1", "c-1", "a-2", "a-3"]
+
+
+def test_the_queue_is_bounded() -> None:
+    async def scenario() -> None:
+        budget = _budget(1, budget_max_waiters=1)
+        await budget.acquire(Priority.WRITE, None, 0)
+        waiting = asyncio.create_task(budget.acquire(Priority.FIRST_READ, None, 5))
+        await asyncio.sleep(0.01)
+        with pytest.raises(BudgetRefused):
+            await budget.acquire(Priority.FIRST_READ, None, 5)
+        await waiting
+
+    asyncio.run(scenario())
+
+
+def test_one_users_share_is_capped_and_does_not_hold_up_the_queue() -> None:
+    async def scenario() -> None:
+        budget = _budget(10, budget_per_user_per_minute=2)
+        for _ in range(2):
+            await budget.acquire(Priority.FIRST_READ, "mallory", 0)
+        with pytest.raises(BudgetRefused) as refused:
+            await budget.acquire(Priority.FIRST_READ, "mallory", 0)
+        assert refused.value.scope == "user"
+        await budget.acquire(Priority.FIRST_READ, "alice", 0)
+
+    asyncio.run(scenario())
+
+
+def test_without_redis_each_replica_spends_its_share_only() -> None:
+    """Redis configured but unreachable: 1/budget_replicas of the budget, locally."""
+
+    async def scenario() -> list[bool]:
+        state = RedisState.from_url(
+            "redis://127.0.0.1:1/0", socket_timeout=0.2, socket_connect_timeout=0.2
+        )
+        window = RedisWindow(state.client, "t:budget:", seconds=60)
+        budget = _budget(9, window=window, budget_replicas=3)
+        granted = []
+        for _ in range(5):
+            try:
+                await budget.acquire(Priority.WRITE, None, 0)
+                granted.append(True)
+            except BudgetRefused:
+                granted.append(False)
+        await state.aclose()
+        return granted
+
+    assert asyncio.run(scenario()) == [True, True, True, False, False]
