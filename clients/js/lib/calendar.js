@@ -150,9 +150,13 @@ export function createCalendarClient({ baseUrl = "", apiPrefix = "/api", fetch: 
 
     // -- the session ---------------------------------------------------------------------------
     login: (ticket) => request("POST", `${baseUrl}/auth/session`, { body: { ticket } }),
-    /** The signed-in user; rejects with `unauthenticated` (or session_expired, session_revoked). */
+    /**
+     * The signed-in user; rejects with `unauthenticated` (or session_expired, session_revoked).
+     * It asks /auth/status, which answers a signed-out browser with 200, not 401: a page that
+     * checks on every visit logs no failed request in the console.
+     */
     me: async () => {
-      const answer = await request("GET", `${baseUrl}/auth/me`);
+      const answer = await request("GET", `${baseUrl}/auth/status`);
       if (answer && answer.authenticated === false) {
         const code = typeof answer.code === "string" ? answer.code : "unauthenticated";
         throw new CalendarError({ code, status: 200, title: answer.title || "Not signed in" });

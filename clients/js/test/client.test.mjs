@@ -140,7 +140,7 @@ test("a network failure is network_error, an unreadable answer bad_response", as
 
 test("me() rejects the signed-out answer with its code; session() resolves null", async () => {
   const { fetch } = fakeFetch({
-    "GET /auth/me": () => json({ authenticated: false, code: "session_expired" }),
+    "GET /auth/status": () => json({ authenticated: false, code: "session_expired" }),
   });
   const client = createCalendarClient({ baseUrl: BASE, fetch });
   await assert.rejects(client.me(), { code: "session_expired" });
@@ -149,7 +149,7 @@ test("me() rejects the signed-out answer with its code; session() resolves null"
 
 test("me() and session() resolve the profile when signed in", async () => {
   const profile = { authenticated: true, appUserId: "alice", name: "Alice", meetergoUserMapped: true };
-  const { fetch } = fakeFetch({ "GET /auth/me": () => json(profile) });
+  const { fetch } = fakeFetch({ "GET /auth/status": () => json(profile) });
   const client = createCalendarClient({ baseUrl: BASE, fetch });
   assert.deepEqual(await client.me(), profile);
   assert.deepEqual(await client.session(), profile);
