@@ -1,30 +1,32 @@
 // The styles of <meetergo-calendar-settings> (started from the demo stylesheet; this is now the source).
 export const STYLES = `
 /* The element's own styles (a constructed stylesheet, so a strict CSP needs no 'unsafe-inline').
-   Theme it from outside with the --mcs-* custom properties on the element, and ::part(...). */
+   Theme it from outside with the --mcs-* custom properties on the element, and ::part(...).
+   The short names (--_mcs-ink, ...) are private: prefixed, so a page's own --brand or --ink can
+   neither leak in nor form a cycle with a theme value such as --mcs-color-accent: var(--brand). */
 :host {
-  --ink: var(--mcs-color-text, #1d2433);
-  --muted: var(--mcs-color-muted, #485264);
-  --line: var(--mcs-color-border, #c9ced8);
-  --line-soft: var(--mcs-color-border-soft, #e3e6eb);
-  --page: var(--mcs-color-background, #f4f5f7);
-  --card: var(--mcs-color-surface, #ffffff);
-  --brand: var(--mcs-color-accent, #1d4ed8);
-  --brand-dark: var(--mcs-color-accent-strong, #1e3a8a);
-  --brand-soft: var(--mcs-color-accent-soft, #e8eefc);
-  --ok: var(--mcs-color-success, #136c2e);
-  --ok-soft: var(--mcs-color-success-soft, #e5f3e9);
-  --danger: var(--mcs-color-danger, #a8231a);
-  --danger-soft: var(--mcs-color-danger-soft, #fbe9e7);
-  --warn: var(--mcs-color-warning, #7a4100);
-  --warn-soft: var(--mcs-color-warning-soft, #fff2de);
-  --focus: var(--mcs-color-focus, #1d4ed8);
-  --google: var(--mcs-color-google, #1a73e8);
-  --microsoft: var(--mcs-color-microsoft, #0067b8);
-  --radius: var(--mcs-radius, 10px);
+  --_mcs-ink: var(--mcs-color-text, #1d2433);
+  --_mcs-muted: var(--mcs-color-muted, #485264);
+  --_mcs-line: var(--mcs-color-border, #c9ced8);
+  --_mcs-line-soft: var(--mcs-color-border-soft, #e3e6eb);
+  --_mcs-page: var(--mcs-color-background, #f4f5f7);
+  --_mcs-card: var(--mcs-color-surface, #ffffff);
+  --_mcs-brand: var(--mcs-color-accent, #1d4ed8);
+  --_mcs-brand-dark: var(--mcs-color-accent-strong, #1e3a8a);
+  --_mcs-brand-soft: var(--mcs-color-accent-soft, #e8eefc);
+  --_mcs-ok: var(--mcs-color-success, #136c2e);
+  --_mcs-ok-soft: var(--mcs-color-success-soft, #e5f3e9);
+  --_mcs-danger: var(--mcs-color-danger, #a8231a);
+  --_mcs-danger-soft: var(--mcs-color-danger-soft, #fbe9e7);
+  --_mcs-warn: var(--mcs-color-warning, #7a4100);
+  --_mcs-warn-soft: var(--mcs-color-warning-soft, #fff2de);
+  --_mcs-focus: var(--mcs-color-focus, #1d4ed8);
+  --_mcs-google: var(--mcs-color-google, #1a73e8);
+  --_mcs-microsoft: var(--mcs-color-microsoft, #0067b8);
+  --_mcs-radius: var(--mcs-radius, 10px);
   display: block;
   container: settings / inline-size;
-  color: var(--ink);
+  color: var(--_mcs-ink);
   font: var(--mcs-font, 16px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif);
   overflow-wrap: anywhere;
 }
@@ -56,11 +58,11 @@ p {
 }
 
 a {
-  color: var(--brand);
+  color: var(--_mcs-brand);
 }
 
 a:hover {
-  color: var(--brand-dark);
+  color: var(--_mcs-brand-dark);
 }
 
 code {
@@ -69,7 +71,7 @@ code {
 }
 
 :focus-visible {
-  outline: 3px solid var(--focus);
+  outline: 3px solid var(--_mcs-focus);
   outline-offset: 2px;
 }
 
@@ -115,10 +117,10 @@ button {
   gap: 0.375rem;
   min-height: 2.5rem;
   padding: 0.5rem 1rem;
-  border: 1px solid var(--line);
+  border: 1px solid var(--_mcs-line);
   border-radius: 8px;
-  background: var(--card);
-  color: var(--ink);
+  background: var(--_mcs-card);
+  color: var(--_mcs-ink);
   font-weight: 600;
   text-decoration: none;
   cursor: pointer;
@@ -126,24 +128,24 @@ button {
 
 .button:hover {
   background: #eef0f3;
-  color: var(--ink);
+  color: var(--_mcs-ink);
 }
 
 .button-primary {
-  background: var(--brand);
-  border-color: var(--brand);
+  background: var(--_mcs-brand);
+  border-color: var(--_mcs-brand);
   color: #fff;
 }
 
 .button-primary:hover {
-  background: var(--brand-dark);
-  border-color: var(--brand-dark);
+  background: var(--_mcs-brand-dark);
+  border-color: var(--_mcs-brand-dark);
   color: #fff;
 }
 
 .button-danger {
-  background: var(--danger);
-  border-color: var(--danger);
+  background: var(--_mcs-danger);
+  border-color: var(--_mcs-danger);
   color: #fff;
 }
 
@@ -153,13 +155,13 @@ button {
 }
 
 .button-danger-outline {
-  color: var(--danger);
+  color: var(--_mcs-danger);
   border-color: #d9a19c;
 }
 
 .button-danger-outline:hover {
-  background: var(--danger-soft);
-  color: var(--danger);
+  background: var(--_mcs-danger-soft);
+  color: var(--_mcs-danger);
 }
 
 .button:disabled,
@@ -175,17 +177,17 @@ button {
   border: 0;
   padding: 0.25rem 0.5rem;
   border-radius: 6px;
-  color: var(--brand);
+  color: var(--_mcs-brand);
   text-decoration: underline;
   cursor: pointer;
 }
 
 .button-quiet:hover {
-  color: var(--brand-dark);
+  color: var(--_mcs-brand-dark);
 }
 
 .button-quiet:disabled {
-  color: var(--muted);
+  color: var(--_mcs-muted);
   text-decoration: none;
   cursor: not-allowed;
 }
@@ -202,29 +204,29 @@ button {
   grid-template-columns: 1fr auto;
   gap: 0.5rem 0.75rem;
   align-items: start;
-  border-radius: var(--radius);
-  border: 1px solid var(--line);
+  border-radius: var(--_mcs-radius);
+  border: 1px solid var(--_mcs-line);
   border-left-width: 6px;
-  background: var(--card);
+  background: var(--_mcs-card);
   padding: 0.875rem 1rem;
 }
 
 .notice[data-kind="error"] {
   border-color: #e2aaa5;
-  border-left-color: var(--danger);
-  background: var(--danger-soft);
+  border-left-color: var(--_mcs-danger);
+  background: var(--_mcs-danger-soft);
 }
 
 .notice[data-kind="success"] {
   border-color: #a9d3b5;
-  border-left-color: var(--ok);
-  background: var(--ok-soft);
+  border-left-color: var(--_mcs-ok);
+  background: var(--_mcs-ok-soft);
 }
 
 .notice[data-kind="info"] {
   border-color: #b8c7f0;
-  border-left-color: var(--brand);
-  background: var(--brand-soft);
+  border-left-color: var(--_mcs-brand);
+  background: var(--_mcs-brand-soft);
 }
 
 .notice-body {
@@ -241,7 +243,7 @@ button {
 .notice-detail,
 .notice-reference {
   font-size: 0.875rem;
-  color: var(--muted);
+  color: var(--_mcs-muted);
 }
 
 .notice-actions {
@@ -264,9 +266,9 @@ button {
 }
 
 .provider {
-  background: var(--card);
-  border: 1px solid var(--line);
-  border-radius: var(--radius);
+  background: var(--_mcs-card);
+  border: 1px solid var(--_mcs-line);
+  border-radius: var(--_mcs-radius);
   overflow: hidden;
 }
 
@@ -291,11 +293,11 @@ button {
 }
 
 .provider-google .provider-mark {
-  background: var(--google);
+  background: var(--_mcs-google);
 }
 
 .provider-outlook .provider-mark {
-  background: var(--microsoft);
+  background: var(--_mcs-microsoft);
 }
 
 .provider-other .provider-mark {
@@ -311,7 +313,7 @@ button {
 }
 
 .provider-accounts {
-  color: var(--muted);
+  color: var(--_mcs-muted);
   font-size: 0.9375rem;
 }
 
@@ -338,15 +340,15 @@ button {
 }
 
 .status[data-status="connected"] {
-  color: var(--ok);
+  color: var(--_mcs-ok);
 }
 
 .status[data-status="connected"]::before {
-  background: var(--ok);
+  background: var(--_mcs-ok);
 }
 
 .status[data-status="attention"] {
-  color: var(--warn);
+  color: var(--_mcs-warn);
 }
 
 .status[data-status="attention"]::before {
@@ -354,7 +356,7 @@ button {
 }
 
 .status[data-status="none"] {
-  color: var(--muted);
+  color: var(--_mcs-muted);
 }
 
 .badge {
@@ -369,21 +371,21 @@ button {
 }
 
 .badge-primary {
-  background: var(--brand-soft);
-  color: var(--brand-dark);
+  background: var(--_mcs-brand-soft);
+  color: var(--_mcs-brand-dark);
   border: 1px solid #b8c7f0;
 }
 
 .badge-warn {
-  background: var(--warn-soft);
-  color: var(--warn);
+  background: var(--_mcs-warn-soft);
+  color: var(--_mcs-warn);
   border: 1px solid #f0c98f;
 }
 
 .provider-empty,
 .provider-loading {
   padding: 0 1rem 1rem;
-  color: var(--muted);
+  color: var(--_mcs-muted);
 }
 
 .connections {
@@ -393,7 +395,7 @@ button {
 }
 
 .connection {
-  border-top: 1px solid var(--line-soft);
+  border-top: 1px solid var(--_mcs-line-soft);
   padding: 1rem;
   display: flex;
   flex-direction: column;
@@ -425,11 +427,11 @@ button {
 
 .connection-note {
   font-size: 0.875rem;
-  color: var(--muted);
+  color: var(--_mcs-muted);
 }
 
 .settings-group {
-  border: 1px solid var(--line-soft);
+  border: 1px solid var(--_mcs-line-soft);
   border-radius: 8px;
   margin: 0;
   padding: 0.75rem 1rem 1rem;
@@ -458,11 +460,11 @@ button {
 
 .hint {
   font-size: 0.875rem;
-  color: var(--muted);
+  color: var(--_mcs-muted);
 }
 
 .hint-warn {
-  color: var(--warn);
+  color: var(--_mcs-warn);
 }
 
 .toggle {
@@ -474,7 +476,7 @@ button {
 }
 
 .toggle + .toggle {
-  border-top: 1px solid var(--line-soft);
+  border-top: 1px solid var(--_mcs-line-soft);
 }
 
 .toggle label {
@@ -490,7 +492,7 @@ button {
   grid-column: 2;
   font-size: 0.8125rem;
   font-weight: 600;
-  color: var(--muted);
+  color: var(--_mcs-muted);
 }
 
 input.switch {
@@ -521,8 +523,8 @@ input.switch::after {
 }
 
 input.switch:checked {
-  background: var(--brand);
-  border-color: var(--brand);
+  background: var(--_mcs-brand);
+  border-color: var(--_mcs-brand);
 }
 
 input.switch:checked::after {
@@ -559,7 +561,7 @@ input.switch:disabled {
   width: 1.25rem;
   height: 1.25rem;
   margin: 0.125rem 0 0;
-  accent-color: var(--brand);
+  accent-color: var(--_mcs-brand);
   cursor: pointer;
 }
 
@@ -584,13 +586,13 @@ input.switch:disabled {
 
 select {
   font: inherit;
-  color: var(--ink);
+  color: var(--_mcs-ink);
   min-height: 2.5rem;
   width: min(100%, 26rem);
   padding: 0.375rem 0.5rem;
   border: 1px solid #6b7384;
   border-radius: 8px;
-  background: var(--card);
+  background: var(--_mcs-card);
 }
 
 .save-row {
@@ -603,7 +605,7 @@ select {
 
 .dirty-note {
   font-size: 0.875rem;
-  color: var(--warn);
+  color: var(--_mcs-warn);
   font-weight: 600;
 }
 
@@ -612,7 +614,7 @@ select {
   flex-wrap: wrap;
   gap: 0.5rem;
   align-items: center;
-  color: var(--danger);
+  color: var(--_mcs-danger);
   font-size: 0.9375rem;
 }
 
@@ -622,10 +624,10 @@ select {
 
 dialog {
   width: min(28rem, calc(100vw - 2rem));
-  border: 1px solid var(--line);
-  border-radius: var(--radius);
+  border: 1px solid var(--_mcs-line);
+  border-radius: var(--_mcs-radius);
   padding: 1.25rem;
-  color: var(--ink);
+  color: var(--_mcs-ink);
   box-shadow: 0 12px 40px rgba(15, 23, 42, 0.25);
 }
 
