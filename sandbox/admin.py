@@ -60,6 +60,16 @@ async def clear_requests(runtime: RuntimeDep) -> Response:
     return Response(status_code=204)
 
 
+@router.post("/_sandbox/connections/revoke")
+async def revoke_connections_of(email: str, runtime: RuntimeDep) -> JSONResponse:
+    """The same for every connection of an account, by its e-mail (handy in the demo)."""
+    found = runtime.connections.find_by_email(email)
+    now = utc_now()
+    for connection in found:
+        runtime.connections.revoke(connection, now)
+    return JSONResponse({"revoked": [connection.id for connection in found]})
+
+
 @router.post("/_sandbox/connections/{connection_id}/revoke")
 async def revoke_connection(connection_id: str, runtime: RuntimeDep) -> JSONResponse:
     """Mark a connection as having lost its credentials (``isConnected: false``), as when the

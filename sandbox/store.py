@@ -182,6 +182,16 @@ class ConnectionStore:
                     return connection
         return None
 
+    def find_by_email(self, email: str) -> tuple[Connection, ...]:
+        """Every user's connections of the account ``email`` (admin endpoints only)."""
+        wanted = email.casefold()
+        return tuple(
+            connection
+            for connections in self._by_user.values()
+            for connection in connections
+            if connection.email.casefold() == wanted
+        )
+
     def revoke(self, connection: Connection, now: datetime) -> None:
         """As when the user revoked meetergo's access at the provider, or the grant expired."""
         connection.is_connected = False

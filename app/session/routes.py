@@ -10,8 +10,8 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.deps import SettingsDep, from_app_state
-from app.ops.set_cookie import queue_cookie
 from app.errors import ErrorCode, ProblemError
+from app.ops.set_cookie import queue_cookie
 from app.session.deps import (
     PassiveSessionDep,
     SessionsDep,
@@ -137,8 +137,11 @@ async def me(
 async def status(
     *, request: Request, sessions: SessionsDep, mapping: UserMappingDep, response: Response
 ) -> SessionProfile | SignedOutStatus:
-    """Like ``/auth/me``, but being signed out is an answer, not an error: a page that checks on
-    every visit logs no failed request in the browser's console. Does not extend the idle timeout."""
+    """Like ``/auth/me``, but being signed out is an answer, not an error.
+
+    A page that checks on every visit then logs no failed request in the browser's console.
+    Does not extend the idle timeout.
+    """
     response.headers.update(_NO_STORE)
     try:
         session = await authenticate_request(request, sessions, activity=False)

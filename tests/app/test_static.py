@@ -1,4 +1,4 @@
-"""The JS build is served at a stable URL (revalidated) and an immutable one; demo pages only in demo mode."""
+"""The JS build at a stable URL (revalidated) and an immutable one; demo pages in demo mode only."""
 
 from __future__ import annotations
 

@@ -313,7 +313,8 @@ def test_keyboard_and_screen_reader_paths(alice: Page, stack: Stack, connected: 
     # The switches are switches, each labelled and described; the list is a labelled list.
     row = alice.get_by_test_id(f"connection-{connected}")
     assert row.get_by_role("switch", name=re.compile(".+")).count() == 3
-    for field in ("validateAvailability", "cancelIfDeclinedOrDeleted", "disableAttendeeNotification"):
+    fields = ("validateAvailability", "cancelIfDeclinedOrDeleted", "disableAttendeeNotification")
+    for field in fields:
         assert row.get_by_test_id(f"toggle-{field}").get_attribute("aria-describedby")
     assert alice.get_by_role("list", name="Google Calendar accounts").count() == 1
     assert alice.get_by_test_id("announcer").get_attribute("aria-live") == "polite"

@@ -31,7 +31,7 @@ def _node() -> str:
 
 
 def _run(*command: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: S603 - fixed commands, no shell
+    return subprocess.run(
         command, cwd=PACKAGE, capture_output=True, text=True, timeout=180, check=False
     )
 

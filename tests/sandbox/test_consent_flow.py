@@ -282,6 +282,20 @@ def test_a_revoked_connection_is_listed_as_not_connected_until_the_account_is_co
     assert listed[connection["id"]]["isPrimary"] is connection["isPrimary"]
 
 
+def test_revoking_by_email_marks_every_connection_of_that_account(sandbox: Sandbox) -> None:
+    google = sandbox.connect(sandbox.api(user=ALICE_ID), email="shared@example.com")
+    bobs = sandbox.connect(sandbox.api(user=BOB_ID), email="SHARED@example.com")
+    other = sandbox.connect(sandbox.api(user=ALICE_ID), "outlook", email="alice@outlook.example")
+    with sandbox.client() as admin:
+        answer = admin.post("/_sandbox/connections/revoke", params={"email": "shared@example.com"})
+    assert answer.status_code == 200
+    assert sorted(answer.json()["revoked"]) == sorted([google["id"], bobs["id"]])
+    alices = {
+        c["id"]: c["isConnected"] for c in sandbox.api().get(CONNECTIONS).json()["connections"]
+    }
+    assert alices == {google["id"]: False, other["id"]: True}
+
+
 def test_another_account_does_not_restore_a_revoked_connection(sandbox: Sandbox) -> None:
     api = sandbox.api()
     connection = sandbox.connect(api, email="alice@gmail.example")
