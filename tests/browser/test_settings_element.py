@@ -188,6 +188,7 @@ def test_closing_the_popup_is_said_at_once_with_retry_and_cancel(alice: Page, st
     alice.wait_for_selector("[data-testid=message][data-code=popup_closed]", timeout=3000)
     assert "sign-in window was closed" in str(message(alice)["text"])
     assert alice.get_by_test_id("message-retry").text_content() == "Try again"
+    save_screenshot(alice, "settings-element-popup-closed")
     # Retry opens a new popup at once (a click, so no blocker), and that flow can finish.
     with alice.expect_popup() as reopened:
         alice.get_by_test_id("message-retry").click()
@@ -219,6 +220,7 @@ def test_an_error_is_explained_with_its_friendly_text_and_a_retry_that_works(
     assert shown["code"] == "upstream_unavailable"
     assert shown["text"] == "meetergo ist im Moment nicht erreichbar."
     assert alice.get_by_test_id("message").get_attribute("role") == "alert"
+    save_screenshot(alice, "settings-element-error-de")
     error = next(e for e in events(alice) if e["type"] == "error")
     assert error["detail"]["code"] == "upstream_unavailable"
     httpx.delete(f"{stack.sandbox_url}/_sandbox/faults", trust_env=False).raise_for_status()

@@ -66,3 +66,14 @@ test("a timeout on a write says the change may or may not have been saved, and o
   assert.equal(write.action, "reload");
   assert.match(write.text, /cannot tell whether your change was saved/);
 });
+
+test("the demo app's own texts have the same keys and placeholders in English and German", async (context) => {
+  const demo = new URL("../../../app/static/demo/i18n.js", import.meta.url);
+  if (!existsSync(demo)) return context.skip("not inside the service's repository");
+  const { DEMO_TEXTS } = await import(demo);
+  assert.deepEqual(Object.keys(DEMO_TEXTS.de).sort(), Object.keys(DEMO_TEXTS.en).sort());
+  for (const [key, english] of Object.entries(DEMO_TEXTS.en)) {
+    assert.deepEqual(placeholders(DEMO_TEXTS.de[key]), placeholders(english), key);
+    assert.notEqual(DEMO_TEXTS.de[key], english, key);
+  }
+});
