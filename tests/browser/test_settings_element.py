@@ -110,6 +110,12 @@ def test_plain_html_connect_change_and_disconnect_with_events(alice: Page, stack
     row = alice.get_by_test_id(f"connection-{connection['id']}")
     row.wait_for()
     assert GOOGLE_EMAIL in (row.text_content() or "")
+    # Focus lands on the new account's heading, so a screen reader continues from there.
+    alice.wait_for_function(
+        "(id) => document.querySelector('meetergo-calendar-settings').shadowRoot"
+        ".activeElement?.id === `conn-${id}-heading`",
+        arg=connection["id"],
+    )
     # The message names the provider with the e-mail.
     assert message(alice)["text"] == (
         f"{GOOGLE_EMAIL} (Google Calendar) is connected. It is your primary account, so new "
@@ -194,6 +200,24 @@ def test_closing_the_popup_is_said_at_once_with_retry_and_cancel(alice: Page, st
         alice.get_by_test_id("message-retry").click()
     answer_consent_screen(reopened.value, stack)
     alice.wait_for_function("() => window.events.some((e) => e.type === 'connected')")
+    assert len(stack.sandbox_connections()) == 1
+
+
+def test_a_late_result_still_counts_after_the_popup_looked_closed(
+    alice: Page, stack: Stack
+) -> None:
+    # The consent page's COOP cuts the opener: popup.closed reads true while the user is there.
+    set_sandbox_faults(stack, consent_coop=True)
+    open_element(alice, stack)
+    with alice.expect_popup() as opened:
+        alice.get_by_test_id("connect-google").click()
+    popup = opened.value
+    alice.wait_for_selector("[data-testid=message][data-code=popup_closed]", timeout=3000)
+    assert not popup.is_closed()
+    # The user finishes in the window anyway: the element takes the result.
+    answer_consent_screen(popup, stack)
+    alice.wait_for_function("() => window.events.some((e) => e.type === 'connected')")
+    alice.wait_for_selector("[data-testid=message][data-kind=success]")
     assert len(stack.sandbox_connections()) == 1
 
 
@@ -320,6 +344,11 @@ def test_keyboard_and_screen_reader_paths(alice: Page, stack: Stack, connected: 
         assert row.get_by_test_id(f"toggle-{field}").get_attribute("aria-describedby")
     assert alice.get_by_role("list", name="Google Calendar accounts").count() == 1
     assert alice.get_by_test_id("announcer").get_attribute("aria-live") == "polite"
+
+    # Tab order follows the page: the refresh button, then the first card's connect button.
+    alice.get_by_test_id("refresh").focus()
+    alice.keyboard.press("Tab")
+    assert alice.evaluate(active) == "connect-google"
 
     # Tab reaches the disconnect button; Enter opens the dialog with focus on "keep"; Escape
     # closes it and puts the focus back on the button that opened it.

@@ -84,3 +84,49 @@ def test_npm_pack_yields_the_modules_their_types_and_the_readme_only() -> None:
         paths = [target] if isinstance(target, str) else list(target.values())
         for path in paths:
             assert path.removeprefix("./") in names, path
+
+
+def test_the_packed_tarball_installs_and_imports_under_node(tmp_path: Path) -> None:
+    node = _node()
+    npm = shutil.which("npm")
+    assert npm is not None
+    packed = _run(npm, "pack", "--json", "--ignore-scripts", "--pack-destination", str(tmp_path))
+    assert packed.returncode == 0, packed.stderr
+    tarball = tmp_path / json.loads(packed.stdout)[0]["filename"]
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "package.json").write_text('{"name": "some-app", "private": true, "type": "module"}')
+    installed = subprocess.run(  # the package has no dependencies: nothing is fetched
+        [npm, "install", str(tarball), "--offline", "--no-audit", "--no-fund"],
+        cwd=app,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert installed.returncode == 0, installed.stderr
+    script = (
+        'const client = await import("@meetergo/calendar-bff-client");'
+        'const element = await import("@meetergo/calendar-bff-client/settings-element");'
+        'const i18n = await import("@meetergo/calendar-bff-client/i18n");'
+        'const c = client.createCalendarClient({ baseUrl: "https://calendar.example.test" });'
+        "console.log(JSON.stringify([client.VERSION, typeof c.reconnect, element.TAG_NAME,"
+        ' element.defineCalendarSettings(), i18n.resolveLocale("de-CH")]));'
+    )
+    imported = subprocess.run(
+        [node, "--input-type=module", "-e", script],
+        cwd=app,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert imported.returncode == 0, imported.stderr
+    version = json.loads((PACKAGE / "package.json").read_text())["version"]
+    assert json.loads(imported.stdout) == [
+        version,
+        "function",
+        "meetergo-calendar-settings",
+        False,
+        "de",
+    ]
