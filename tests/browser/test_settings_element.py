@@ -428,6 +428,13 @@ def test_demo_pages_use_the_element_without_console_errors_and_confirm_sign_out(
     page.wait_for_selector("body[data-state=ready]")
     assert page.locator(ELEMENT).count() == 1
     assert page.get_by_test_id("user-name").text_content() == "Alice Admin"
+    # The page hands the element its client as it loads: one list read at meetergo, not two.
+    listed = [
+        entry
+        for entry in stack.sandbox_requests("/v4/calendar-connections/connections")
+        if entry["method"] == "GET"
+    ]
+    assert len(listed) == 1, listed
     page.get_by_test_id("language").select_option("de")
     page.wait_for_function("() => document.documentElement.lang === 'de'")
     assert page.get_by_test_id("connect-google").text_content() == "Google Kalender verbinden"

@@ -58,6 +58,7 @@ export class MeetergoCalendarSettings extends Base {
     super();
     this._client = null;
     this._started = false;
+    this._startQueued = false;
     this._state = {
       phase: "loading", // loading | ready | error | signed-out | no-account
       profile: null,
@@ -90,7 +91,7 @@ export class MeetergoCalendarSettings extends Base {
 
   set client(value) {
     this._client = value;
-    if (this._started) this.refresh();
+    if (this._started && !this._startQueued) this.refresh();
   }
 
   get locale() {
@@ -139,8 +140,14 @@ export class MeetergoCalendarSettings extends Base {
     this._build();
     if (!this._started) {
       this._started = true;
-      this._returned = readRedirectResult();
-      this._start();
+      // Start after the current script: a page that sets `client` (or attributes) right after
+      // the element is created or upgraded then gets one load, not two.
+      this._startQueued = true;
+      queueMicrotask(() => {
+        this._startQueued = false;
+        this._returned = readRedirectResult();
+        this._start();
+      });
     } else {
       this._render();
     }
@@ -156,7 +163,7 @@ export class MeetergoCalendarSettings extends Base {
     if (!this.shadowRoot || oldValue === newValue) return;
     if (name === "base-url" || name === "api-prefix") {
       this._client = null;
-      if (this._started) this.refresh();
+      if (this._started && !this._startQueued) this.refresh();
       return;
     }
     this._languageChanged();
