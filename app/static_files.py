@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
+from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
@@ -38,9 +40,53 @@ class SecuredStaticFiles(StaticFiles):
         return response
 
 
-def sdk_files() -> SecuredStaticFiles:
-    # Versioned paths (/sdk/v1/...) never change meaning, so a day of caching is safe.
-    return SecuredStaticFiles(directory=STATIC_ROOT / "sdk", cache_control="public, max-age=86400")
+SDK_BUILD_DIR = STATIC_ROOT / "sdk" / "v1"
+# A file at an immutable URL never changes, so a browser may keep it as long as it likes.
+IMMUTABLE = "public, max-age=31536000, immutable"
+# The stable URLs (/sdk/v1/...) change with every release: a browser keeps its copy but asks each
+# time, with the ETag, and gets a 304 while it is current.
+REVALIDATE = "no-cache"
+
+
+def sdk_build_hash(directory: Path = SDK_BUILD_DIR) -> str:
+    """A digest of every file of the JS build (names and contents): the immutable URL's segment."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(directory).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+class SdkFiles(SecuredStaticFiles):
+    """The JS build (clients/js, copied to app/static/sdk/v1) at two kinds of URL.
+
+    ``/sdk/v1/<file>``: the stable URL documented since v1, always the current build, revalidated
+    (ETag) on every use. ``/sdk/<hash>/<file>``: the same files under the build's content hash,
+    cached forever; relative imports between the modules stay inside the same build. Any other
+    hash is a 404: an old build is not kept, and a page pinned to it must be updated.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(directory=SDK_BUILD_DIR, cache_control=REVALIDATE)
+        self.build_hash = sdk_build_hash()
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        head, _, rest = path.partition("/")
+        if head == "v1" and rest:
+            response = await super().get_response(rest, scope)
+            if response.status_code in {200, 304}:
+                response.headers["Content-Location"] = f"{SDK_PATH}/{self.build_hash}/{rest}"
+            return response
+        if head == self.build_hash and rest:
+            response = await super().get_response(rest, scope)
+            if response.status_code in {200, 304}:
+                response.headers["Cache-Control"] = IMMUTABLE
+            return response
+        raise HTTPException(status_code=404)
+
+
+def sdk_files() -> SdkFiles:
+    return SdkFiles()
 
 
 DEMO_PATH = "/demo"

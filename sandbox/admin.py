@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
+from sandbox.clock import utc_now
 from sandbox.faults import FaultConfig
 from sandbox.recorder import LOG_PATH
 from sandbox.runtime import RuntimeDep
@@ -57,3 +58,25 @@ async def get_requests(runtime: RuntimeDep, path_prefix: str = "") -> JSONRespon
 async def clear_requests(runtime: RuntimeDep) -> Response:
     runtime.log.clear()
     return Response(status_code=204)
+
+
+@router.post("/_sandbox/connections/revoke")
+async def revoke_connections_of(email: str, runtime: RuntimeDep) -> JSONResponse:
+    """The same for every connection of an account, by its e-mail (handy in the demo)."""
+    found = runtime.connections.find_by_email(email)
+    now = utc_now()
+    for connection in found:
+        runtime.connections.revoke(connection, now)
+    return JSONResponse({"revoked": [connection.id for connection in found]})
+
+
+@router.post("/_sandbox/connections/{connection_id}/revoke")
+async def revoke_connection(connection_id: str, runtime: RuntimeDep) -> JSONResponse:
+    """Mark a connection as having lost its credentials (``isConnected: false``), as when the
+    user revokes meetergo's access at Google or Microsoft. Connecting that account again restores
+    it (assumption 9)."""
+    connection = runtime.connections.find_any(connection_id)
+    if connection is None:
+        return JSONResponse({"detail": "no such connection"}, status_code=404)
+    runtime.connections.revoke(connection, utc_now())
+    return JSONResponse(connection.to_json())

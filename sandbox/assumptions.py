@@ -70,3 +70,9 @@ PATCH_NULL_MEANS_ABSENT: Final = True
 
 # An unrecognised error from the provider reaches the app as server_error.
 FALLBACK_PROVIDER_ERROR: Final = "server_error"
+
+
+# 9. Connecting an account that is already connected but whose credentials were lost
+#    (isConnected false) refreshes that connection and reports success with its id; an account
+#    that is still connected answers "Connection already exists".
+RECONNECT_RESTORES_EXISTING_CONNECTION: Final = True

@@ -174,6 +174,34 @@ class ConnectionStore:
                 successor.is_primary = True
                 successor.updated_at = now
 
+    def find_any(self, connection_id: str) -> Connection | None:
+        """A connection of any user (for the sandbox's admin endpoints only)."""
+        for connections in self._by_user.values():
+            for connection in connections:
+                if connection.id == connection_id:
+                    return connection
+        return None
+
+    def find_by_email(self, email: str) -> tuple[Connection, ...]:
+        """Every user's connections of the account ``email`` (admin endpoints only)."""
+        wanted = email.casefold()
+        return tuple(
+            connection
+            for connections in self._by_user.values()
+            for connection in connections
+            if connection.email.casefold() == wanted
+        )
+
+    def revoke(self, connection: Connection, now: datetime) -> None:
+        """As when the user revoked meetergo's access at the provider, or the grant expired."""
+        connection.is_connected = False
+        connection.updated_at = now
+
+    def restore(self, connection: Connection, now: datetime) -> None:
+        """A fresh grant for a revoked connection (assumption 9)."""
+        connection.is_connected = True
+        connection.updated_at = now
+
     def set_primary(self, user_id: str, connection_id: str, now: datetime) -> Connection:
         chosen = self.get(user_id, connection_id)
         for connection in self._by_user[user_id]:

@@ -16,6 +16,7 @@ from typing import Any
 from starlette.responses import HTMLResponse
 
 from app.connect.flows import FlowResult
+from app.connect.page_texts import LANGUAGES, page_texts
 from app.errors import CATALOG, ErrorCode
 
 MESSAGE_TYPE = "calendar-connected"
@@ -27,6 +28,21 @@ _SCRIPT = """
   "use strict";
   var data = JSON.parse(document.getElementById("flow-result").textContent);
   var message = data.message;
+  // The browser's languages (its Accept-Language) pick the texts; English is already shown.
+  var wanted = navigator.languages && navigator.languages.length
+    ? navigator.languages
+    : [navigator.language || "en"];
+  for (var i = 0; i < wanted.length; i++) {
+    var language = String(wanted[i]).toLowerCase().split("-")[0];
+    var texts = data.texts[language];
+    if (!texts) continue;
+    document.documentElement.lang = language;
+    document.title = texts.heading;
+    document.getElementById("status").textContent = texts.heading;
+    document.getElementById("detail").textContent = texts.detail;
+    document.getElementById("close").textContent = texts.close;
+    break;
+  }
   if (window.opener && !window.opener.closed) {
     data.origins.forEach(function (origin) {
       try { window.opener.postMessage(message, origin); } catch (e) { /* not that origin */ }
@@ -65,8 +81,8 @@ _PAGE = """<!doctype html>
 <body>
 <main>
   <h1 class="{css}" id="status">{heading}</h1>
-  <p>{detail}</p>
-  <p>You can close this window.</p>
+  <p id="detail">{detail}</p>
+  <p id="close">{close}</p>
 </main>
 <script type="application/json" id="flow-result">{data}</script>
 <script nonce="{nonce}">{script}</script>
@@ -109,21 +125,24 @@ def render_flow_page(
 ) -> HTMLResponse:
     nonce = secrets.token_urlsafe(18)
     message = flow_message(flow_id, result)
-    if result.success:
-        heading, detail, css = "Calendar connected", "Returning you to the app.", "ok"
-    else:
-        heading, css = "Calendar not connected", "failed"
-        detail = str(message["error"] or "The connection did not complete.")
+    code = message["code"]
+    texts = {
+        language: page_texts(language, success=result.success, code=code) for language in LANGUAGES
+    }
+    english = texts["en"]
+    css = "ok" if result.success else "failed"
     data = {
+        "texts": texts,
         "message": message,
         "origins": list(origins),
         "channel": f"{CHANNEL_PREFIX}{flow_id}" if flow_id else None,
         "closeAfterMs": CLOSE_AFTER_SUCCESS_MS,
     }
     body = _PAGE.format(
-        title=html.escape(heading),
-        heading=html.escape(heading),
-        detail=html.escape(detail),
+        title=html.escape(english["heading"]),
+        heading=html.escape(english["heading"]),
+        detail=html.escape(english["detail"]),
+        close=html.escape(english["close"]),
         css=css,
         nonce=nonce,
         data=_json_for_html(data),

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.deps import SettingsDep, from_app_state
+from app.errors import ErrorCode, ProblemError
 from app.ops.set_cookie import queue_cookie
-from app.session.deps import PassiveSessionDep, SessionsDep, UserMappingDep
+from app.session.deps import (
+    PassiveSessionDep,
+    SessionsDep,
+    UserMappingDep,
+    authenticate_request,
+)
 from app.session.identity import user_hash
 from app.session.mapping import UserMappingUnavailable
 from app.session.sessions import Session
@@ -33,6 +39,7 @@ class LoginRequest(BaseModel):
 class SessionProfile(BaseModel):
     """What the SPA may know about the signed-in user."""
 
+    authenticated: Literal[True] = Field(default=True, description="Always true here.")
     appUserId: str = Field(description="The app's own user id (the ticket's `sub`).")  # noqa: N815
     name: str | None = Field(description="Display name from the ticket, if any.")
     meetergoUserMapped: bool = Field(  # noqa: N815
@@ -44,6 +51,20 @@ class SessionProfile(BaseModel):
     absoluteExpiresAt: datetime = Field(  # noqa: N815
         description="When the session ends whatever the activity."
     )
+
+
+class SignedOutStatus(BaseModel):
+    """``/auth/status`` when nobody is signed in: a state, not an error."""
+
+    authenticated: Literal[False] = Field(default=False, description="Always false here.")
+    code: Literal["unauthenticated", "session_expired", "session_revoked"] = Field(
+        description="Why: no valid session cookie, the session timed out, or it was ended."
+    )
+
+
+_SIGNED_OUT = frozenset(
+    {ErrorCode.UNAUTHENTICATED, ErrorCode.SESSION_EXPIRED, ErrorCode.SESSION_REVOKED}
+)
 
 
 def _profile(session: Session, *, mapped: bool) -> SessionProfile:
@@ -104,6 +125,36 @@ async def me(
     response: Response,
 ) -> SessionProfile:
     response.headers.update(_NO_STORE)
+    return await _current_profile(request, session, sessions, mapping)
+
+
+@router.get(
+    "/status",
+    operation_id="getSessionStatus",
+    summary="Whether anyone is signed in: the profile, or why not, always 200",
+    response_model=SessionProfile | SignedOutStatus,
+)
+async def status(
+    *, request: Request, sessions: SessionsDep, mapping: UserMappingDep, response: Response
+) -> SessionProfile | SignedOutStatus:
+    """Like ``/auth/me``, but being signed out is an answer, not an error.
+
+    A page that checks on every visit then logs no failed request in the browser's console.
+    Does not extend the idle timeout.
+    """
+    response.headers.update(_NO_STORE)
+    try:
+        session = await authenticate_request(request, sessions, activity=False)
+    except ProblemError as exc:
+        if exc.code not in _SIGNED_OUT:
+            raise
+        return SignedOutStatus.model_validate({"code": exc.code.value})
+    return await _current_profile(request, session, sessions, mapping)
+
+
+async def _current_profile(
+    request: Request, session: Session, sessions: SessionsDep, mapping: UserMappingDep
+) -> SessionProfile:
     mapped = session.data.mid is not None
     if not mapped:
         # The user may have been mapped since login; the lookup is cached by the mapping.

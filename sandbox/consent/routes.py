@@ -132,7 +132,11 @@ def _settle(
         return results.Outcome(provider, error=assumptions.FALLBACK_PROVIDER_ERROR)
     if not grant.calendar_scope:
         return results.Outcome(provider, error=results.INVALID_SCOPE)
-    if runtime.connections.find_account(flow.user_id, provider, grant.email) is not None:
+    existing = runtime.connections.find_account(flow.user_id, provider, grant.email)
+    if existing is not None:
+        if not existing.is_connected and assumptions.RECONNECT_RESTORES_EXISTING_CONNECTION:
+            runtime.connections.restore(existing, utc_now())
+            return results.Outcome(provider, connection_id=existing.id)
         return results.Outcome(provider, error=results.CONNECTION_EXISTS)
     connection = runtime.connections.create(
         flow.user_id,

@@ -22,6 +22,7 @@ STABLE_OPERATION_IDS = {
     "setPrimaryConnection",
     "startSession",
     "getSession",
+    "getSessionStatus",
     "endSession",
     "revokeUserSessions",
     "healthz",

@@ -12,7 +12,8 @@
   to ``test-artifacts/<test id>.png`` (gitignored); ``save_screenshot`` saves one on request.
 - ``stack`` (per test): the service on ``http://localhost:<port>`` and a fresh sandbox on
   ``http://127.0.0.1:<port>`` (:class:`tests.support.browser.Stack`), the service in demo mode and
-  serving this directory's ``pages/`` at ``/test-pages/`` (test-only, same origin as the API).
+  serving this directory's ``pages/`` at ``/test-pages/`` and clients/js's node_modules at
+  ``/test-vendor/`` (test-only, same origin as the API).
 
 Helpers that go with them: :func:`tests.support.browser.login`,
 :func:`tests.support.browser.connect_calendar`, :func:`tests.support.browser.save_screenshot`.
@@ -43,6 +44,10 @@ if TYPE_CHECKING:
 
 TEST_PAGES_DIR = Path(__file__).parent / "pages"
 TEST_PAGES_PATH = "/test-pages"
+# The npm packages the test pages load as files (React's UMD builds, axe-core): clients/js's
+# devDependencies, installed by scripts/install (npm ci).
+VENDOR_DIR = Path(__file__).resolve().parents[2] / "clients" / "js" / "node_modules"
+VENDOR_PATH = "/test-vendor"
 
 _FAILED = pytest.StashKey[bool]()
 
@@ -66,6 +71,9 @@ def mount_test_pages(app: FastAPI) -> None:
     """
     pages = StaticFiles(directory=TEST_PAGES_DIR)
     app.router.routes.insert(0, Mount(TEST_PAGES_PATH, app=pages, name="test-pages"))
+    if VENDOR_DIR.is_dir():
+        vendor = StaticFiles(directory=VENDOR_DIR)
+        app.router.routes.insert(0, Mount(VENDOR_PATH, app=vendor, name="test-vendor"))
 
 
 @pytest.fixture(scope="package")

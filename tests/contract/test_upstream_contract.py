@@ -57,6 +57,7 @@ ASSUMPTION_PHRASES = {
     6: "authenticated requests",
     7: "absolute http(s)",
     8: "not 403",
+    9: "restores",
 }
 
 

@@ -255,3 +255,53 @@ def test_allowing_without_a_valid_email_shows_the_form_again(sandbox: Sandbox, e
     assert f'name="state" value="{state}"' in response.text
     assert connection_ids(sandbox) == []
     assert browser.get(auth_url).status_code == 200  # the flow is still open
+
+
+def test_a_revoked_connection_is_listed_as_not_connected_until_the_account_is_connected_again(
+    sandbox: Sandbox,
+) -> None:
+    api = sandbox.api()
+    connection = sandbox.connect(api, email="alice@gmail.example")
+    other = sandbox.connect(api, "outlook", email="alice@outlook.example")
+    with sandbox.client() as admin:
+        revoked = admin.post(f"/_sandbox/connections/{connection['id']}/revoke")
+        assert admin.post("/_sandbox/connections/no-such-id/revoke").status_code == 404
+    assert revoked.status_code == 200
+    assert revoked.json()["isConnected"] is False
+    listed = {c["id"]: c for c in api.get(CONNECTIONS).json()["connections"]}
+    assert listed[connection["id"]]["isConnected"] is False
+    assert listed[other["id"]]["isConnected"] is True
+
+    # Assumption 9: the same account connected again restores that connection, under its id.
+    auth_url, _ = sandbox.auth_url(api)
+    landed = sandbox.answer_consent(auth_url, email="Alice@gmail.example")
+    assert landed_query(landed) == f"success=true&provider=google&connectionId={connection['id']}"
+    listed = {c["id"]: c for c in api.get(CONNECTIONS).json()["connections"]}
+    assert len(listed) == 2
+    assert listed[connection["id"]]["isConnected"] is True
+    assert listed[connection["id"]]["isPrimary"] is connection["isPrimary"]
+
+
+def test_revoking_by_email_marks_every_connection_of_that_account(sandbox: Sandbox) -> None:
+    google = sandbox.connect(sandbox.api(user=ALICE_ID), email="shared@example.com")
+    bobs = sandbox.connect(sandbox.api(user=BOB_ID), email="SHARED@example.com")
+    other = sandbox.connect(sandbox.api(user=ALICE_ID), "outlook", email="alice@outlook.example")
+    with sandbox.client() as admin:
+        answer = admin.post("/_sandbox/connections/revoke", params={"email": "shared@example.com"})
+    assert answer.status_code == 200
+    assert sorted(answer.json()["revoked"]) == sorted([google["id"], bobs["id"]])
+    alices = {
+        c["id"]: c["isConnected"] for c in sandbox.api().get(CONNECTIONS).json()["connections"]
+    }
+    assert alices == {google["id"]: False, other["id"]: True}
+
+
+def test_another_account_does_not_restore_a_revoked_connection(sandbox: Sandbox) -> None:
+    api = sandbox.api()
+    connection = sandbox.connect(api, email="alice@gmail.example")
+    with sandbox.client() as admin:
+        admin.post(f"/_sandbox/connections/{connection['id']}/revoke").raise_for_status()
+    fresh = sandbox.connect(api, email="alice.work@gmail.example")
+    listed = {c["id"]: c for c in api.get(CONNECTIONS).json()["connections"]}
+    assert listed[connection["id"]]["isConnected"] is False
+    assert listed[fresh["id"]]["isConnected"] is True

@@ -46,7 +46,12 @@ def route_id(route: tuple[str, str]) -> str:
 
 
 def test_route_enumeration_finds_every_known_guarded_route() -> None:
-    expected = {("POST", "/auth/session"), ("GET", "/auth/me"), ("POST", "/auth/logout")}
+    expected = {
+        ("POST", "/auth/session"),
+        ("GET", "/auth/me"),
+        ("GET", "/auth/status"),
+        ("POST", "/auth/logout"),
+    }
     expected |= {(method, WHOAMI) for method in WHOAMI_METHODS}
     assert expected <= set(ROUTES)
     assert all(path.startswith(("/api/", "/auth/")) for _, path in ROUTES)

@@ -67,7 +67,8 @@ def test_login_and_me_answer_the_same_minimal_profile(
     }
     body = login.json()
     assert {key: body[key] for key in expected} == expected
-    assert set(body) == {*expected, "expiresAt", "absoluteExpiresAt"}
+    assert set(body) == {*expected, "authenticated", "expiresAt", "absoluteExpiresAt"}
+    assert body["authenticated"] is True
     assert profile_times(body) == (iso(start + 1800), iso(start + 43200))
 
     clock.advance(100)
@@ -300,3 +301,51 @@ def test_shared_state_down_makes_the_replica_not_ready(state_down: Api) -> None:
     response = state_down.call("GET", "/readyz", guard=False)
     assert response.status_code == 503
     assert response.json()["checks"]["shared_state"] == "failing"
+
+
+# -- GET /auth/status: being signed out is a state, not an error ----------------------------------
+
+
+def status(api: Api, cookie: str | None) -> httpx.Response:
+    return api.call("GET", "/auth/status", cookie=cookie)
+
+
+def test_status_without_a_session_answers_200_signed_out_unauthenticated(api: Api) -> None:
+    response = status(api, None)
+    assert response.status_code == 200
+    assert response.json() == {"authenticated": False, "code": "unauthenticated"}
+    assert response.headers["cache-control"] == "no-store"
+
+
+def test_status_with_a_session_answers_the_same_profile_as_me(api: Api) -> None:
+    cookie = api.login_cookie()
+    answer = status(api, cookie)
+    assert answer.status_code == 200
+    assert answer.json()["authenticated"] is True
+    assert answer.json() == api.me(cookie).json()
+
+
+def test_status_says_why_a_session_ended_and_drops_its_cookie(clock: FakeClock, api: Api) -> None:
+    expired = api.login_cookie()
+    clock.advance(1801)
+    answer = status(api, expired)
+    assert answer.json() == {"authenticated": False, "code": "session_expired"}
+    assert cleared(answer, SECURE_NAME)
+    ended = api.login_cookie()
+    assert api.logout(ended).status_code == 204
+    assert status(api, ended).json() == {"authenticated": False, "code": "session_revoked"}
+
+
+def test_status_is_no_way_around_the_csrf_header(api: Api) -> None:
+    cookie = api.login_cookie()
+    response = api.call("GET", "/auth/status", cookie=cookie, guard=False)
+    assert_problem(response, 403, "csrf_failed")
+
+
+def test_status_does_not_extend_the_idle_timeout(clock: FakeClock, api: Api) -> None:
+    cookie = api.login_cookie()
+    for _ in range(17):
+        clock.advance(100)
+        assert status(api, cookie).json()["authenticated"] is True
+    clock.advance(100)
+    assert status(api, cookie).json() == {"authenticated": False, "code": "session_expired"}

@@ -40,13 +40,16 @@ export function idPart(value) {
   return String(value).replace(/\s+/g, "_");
 }
 
-const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
-const dateTimeFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
 
 /** A <time> element for an ISO instant: the time only when it is today, else date and time. */
 export function timeElement(iso) {
   const when = new Date(iso);
   if (Number.isNaN(when.getTime())) return document.createTextNode("unknown");
   const sameDay = when.toDateString() === new Date().toDateString();
-  return h("time", { datetime: when.toISOString() }, (sameDay ? timeFormat : dateTimeFormat).format(when));
+  const locale = document.documentElement.lang || undefined; // the page's language
+  const format = new Intl.DateTimeFormat(
+    locale,
+    sameDay ? { hour: "2-digit", minute: "2-digit" } : { dateStyle: "medium", timeStyle: "short" },
+  );
+  return h("time", { datetime: when.toISOString() }, format.format(when));
 }

@@ -10,6 +10,7 @@
 // <body data-state>: "loading" while checking the session, "ready" when idle, "busy" during a call.
 
 import { CalendarError, createCalendarClient } from "/sdk/v1/calendar.js";
+import { setUpLanguageSwitch, t } from "./i18n.js";
 import { createNotices } from "./notice.js";
 
 const SETTINGS_PAGE = "settings.html";
@@ -68,7 +69,7 @@ async function signIn(button) {
   const user = button.dataset.user;
   const name = button.querySelector(".person-name").textContent;
   setBusy(true);
-  notices.info(`Signing in as ${name}…`);
+  notices.info(t("login.signingIn", { name }));
   try {
     const ticket = await mintTicket(user);
     await client.login(ticket);
@@ -83,7 +84,7 @@ async function signIn(button) {
 function showCurrent(profile) {
   const name = profile.name || profile.appUserId;
   currentName.textContent = name;
-  continueLink.textContent = `Continue as ${name}`;
+  continueLink.textContent = t("login.continueAs", { name });
   current.hidden = false;
 }
 
@@ -92,7 +93,7 @@ async function signOut() {
   try {
     await client.logout();
     current.hidden = true;
-    notices.success("You are signed out. Choose a person to sign in again.");
+    notices.success(t("login.signedOut"));
     setBusy(false);
     people[0].focus();
   } catch (error) {
@@ -104,14 +105,28 @@ async function signOut() {
 async function checkSession() {
   setState("loading");
   try {
-    showCurrent(await client.me());
+    // session() answers null when nobody is signed in (the normal case here): no failed request.
+    const profile = await client.session();
+    if (profile) showCurrent(profile);
   } catch (error) {
-    // Not being signed in is the normal case on this page: nothing to report.
     if (!SESSION_GONE.has(error.code)) notices.error(error, { retry: checkSession });
   }
   setBusy(false);
 }
 
+/** Coming from "Sign out" on the settings page: confirm it, once (the flag leaves the URL). */
+function confirmSignOut() {
+  const url = new URL(window.location.href);
+  if (url.searchParams.get("signedOut") !== "1") return;
+  url.searchParams.delete("signedOut");
+  window.history.replaceState(window.history.state, "", url.toString());
+  notices.success(t("login.signedOut"));
+}
+
+setUpLanguageSwitch(() => {
+  if (!current.hidden) showCurrent({ name: currentName.textContent });
+});
+confirmSignOut();
 for (const button of people) button.addEventListener("click", () => signIn(button));
 signOutButton.addEventListener("click", signOut);
 checkSession();

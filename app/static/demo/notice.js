@@ -3,8 +3,12 @@
 // region that reads the sentence out once (the visible box can hold a countdown that must not be
 // announced every second).
 
+import { describeError } from "/sdk/v1/errors.js";
+import { createTranslator } from "/sdk/v1/i18n/index.js";
 import { h } from "./dom.js";
-import { describeError } from "./messages.js";
+
+// The error texts are the settings element's catalogues, in the page's language.
+const tr = (key, values) => createTranslator(document.documentElement.lang)(key, values);
 
 const SIGN_IN_PAGE = "index.html";
 
@@ -45,7 +49,7 @@ export function createNotices({ region, announcer }) {
         ? h(
             "p",
             { className: "notice-reference", dataset: { testid: "message-request-id" } },
-            "Reference for support: ",
+            `${tr("notice.reference")} `,
             h("code", {}, requestId),
           )
         : null,
@@ -55,8 +59,8 @@ export function createNotices({ region, announcer }) {
     const buttons = h("div", { className: "notice-actions" }, ...built);
     const dismiss = h(
       "button",
-      { type: "button", className: "button-quiet notice-dismiss", "aria-label": "Dismiss message", onclick: clear },
-      "Dismiss",
+      { type: "button", className: "button-quiet notice-dismiss", "aria-label": tr("notice.dismissLabel"), onclick: clear },
+      tr("notice.dismiss"),
     );
     region.append(body, buttons, dismiss);
     if (!built.length) buttons.remove();
@@ -77,26 +81,26 @@ export function createNotices({ region, announcer }) {
    * and reload are functions: the message offers the one its code calls for, when given.
    */
   function error(err, { context = {}, retry = null, reload = null } = {}) {
-    const message = describeError(err, context);
+    const message = describeError(err, context, tr);
     let spoken = message.text;
     const waitSeconds = message.retryAfter && message.retryAfter > 0 ? message.retryAfter : 0;
-    if (waitSeconds) spoken += ` You can try again in ${waitSeconds} seconds.`;
+    if (waitSeconds) spoken += ` ${tr("notice.waitSpoken", { seconds: waitSeconds })}`;
     const actions = () => {
       if (message.action === "signin") {
         return [
-          h("a", { href: SIGN_IN_PAGE, className: "button button-primary", dataset: { testid: "message-sign-in" } }, "Sign in again"),
+          h("a", { href: SIGN_IN_PAGE, className: "button button-primary", dataset: { testid: "message-sign-in" } }, tr("notice.signIn")),
         ];
       }
-      if (message.action === "retry" && retry) return [retryButton("Try again", retry, waitSeconds)];
+      if (message.action === "retry" && retry) return [retryButton(tr("notice.retry"), retry, waitSeconds)];
       if ((message.action === "reload" || message.action === "retry") && reload) {
-        return [retryButton("Reload the list", reload, waitSeconds)];
+        return [retryButton(tr("notice.reload"), reload, waitSeconds)];
       }
       return [];
     };
     const kind = message.code === "aborted" || message.code === "popup_blocked" ? "info" : "error";
     const offersButton = message.action === "signin" || Boolean(message.action === "retry" ? retry || reload : message.action === "reload" && reload);
     const visibleText = waitSeconds && !offersButton
-      ? `${message.text} Please wait ${waitSeconds} seconds before trying again.`
+      ? `${message.text} ${tr("notice.wait", { seconds: waitSeconds })}`
       : message.text;
     show({
       kind,
@@ -135,7 +139,7 @@ export function createNotices({ region, announcer }) {
           return;
         }
         button.disabled = true;
-        button.textContent = `${label} in ${left} s`;
+        button.textContent = tr("notice.retryIn", { label, seconds: left });
       };
       tick();
       countdown = window.setInterval(tick, 1000);

@@ -1,4 +1,6 @@
-// Types for /sdk/v1/calendar.js.
+// Types for @meetergo/calendar-bff-client (also served as /sdk/v1/calendar.js).
+
+export declare const VERSION: string;
 
 /** Stable error codes: the service's (docs/errors.md) plus the client's own. */
 export type CalendarErrorCode =
@@ -9,6 +11,7 @@ export type CalendarErrorCode =
   | "flow_in_progress"
   | "network_error"
   | "bad_response"
+  | "not_in_browser"
   | (string & {});
 
 export declare class CalendarError extends Error {
@@ -26,7 +29,10 @@ export declare class CalendarError extends Error {
 
 export type Provider = "google" | "outlook" | (string & {});
 
-/** meetergo's connection object; unknown fields are passed through. */
+/**
+ * meetergo's connection object. Fields meetergo adds later are passed through at run time; they
+ * are left out of the type on purpose, so that a misspelt field name does not compile.
+ */
 export interface Connection {
   id: string;
   provider: Provider;
@@ -38,7 +44,9 @@ export interface Connection {
   validateAvailability?: boolean;
   cancelIfDeclinedOrDeleted?: boolean;
   disableAttendeeNotification?: boolean;
-  [field: string]: unknown;
+  syncBuffersToCalendar?: boolean;
+  createdAt?: string;
+  updatedAt?: string;
 }
 
 export interface Calendar {
@@ -47,7 +55,6 @@ export interface Calendar {
   isPrimary: boolean;
   canEdit: boolean;
   selected: boolean;
-  [field: string]: unknown;
 }
 
 export interface ConnectionChanges {
@@ -60,6 +67,7 @@ export interface ConnectionChanges {
 }
 
 export interface SessionProfile {
+  authenticated: true;
   appUserId: string;
   name: string | null;
   meetergoUserMapped: boolean;
@@ -96,6 +104,12 @@ export interface ConnectOptions {
   pollIntervalMs?: number;
   signal?: AbortSignal;
   popupFeatures?: string;
+  /**
+   * Called at once when the popup looks closed. The flow keeps waiting (a provider's COOP can make
+   * an open popup look closed, and a late result still counts) until the grace passes: offer the
+   * user Retry (abort, then connect again) and Cancel (abort).
+   */
+  onPopupClosed?: (info: { flowId: string; provider: Provider }) => void;
 }
 
 export interface ConnectResult {
@@ -113,15 +127,28 @@ export interface CalendarClient {
   listCalendars(
     connectionId: string,
   ): Promise<{ calendars: Calendar[]; connectionId: string; provider: Provider }>;
-  updateConnection(connectionId: string, changes: ConnectionChanges): Promise<unknown>;
-  deleteConnection(connectionId: string): Promise<unknown>;
-  setPrimaryConnection(connectionId: string): Promise<unknown>;
+  /** Resolves the updated connection (re-read when meetergo answers without a body). */
+  updateConnection(connectionId: string, changes: ConnectionChanges): Promise<Connection>;
+  deleteConnection(connectionId: string): Promise<void>;
+  /** Resolves the connection, now primary. */
+  setPrimaryConnection(connectionId: string): Promise<Connection>;
   login(ticket: string): Promise<SessionProfile>;
+  /** Rejects with unauthenticated, session_expired or session_revoked when nobody is signed in. */
   me(): Promise<SessionProfile>;
-  logout(): Promise<null>;
+  /** Like me(), but null when nobody is signed in. */
+  session(): Promise<SessionProfile | null>;
+  logout(): Promise<void>;
   flowStatus(flowId: string): Promise<FlowStatus>;
   /** Call inside the click handler so the popup opens synchronously. */
   connect(provider: Provider, options?: ConnectOptions): Promise<ConnectResult>;
+  /**
+   * Run the connect flow again for a connection with `isConnected: false` (its provider; the user
+   * picks the account at the provider: meetergo takes no login hint). Call inside the click handler.
+   */
+  reconnect(
+    connection: Pick<Connection, "id" | "provider">,
+    options?: ConnectOptions,
+  ): Promise<ConnectResult & { reconnected: boolean }>;
 }
 
 export declare function createCalendarClient(options?: {

@@ -1,104 +1,117 @@
-// One connected calendar account on the settings page: its heading and actions, its booking
-// rules (switches that save at once) and its calendars (choices saved with one button).
+// One connected calendar account inside <meetergo-calendar-settings>: its heading and actions
+// (primary, reconnect, disconnect), its booking rules (switches that save at once) and its
+// calendars (choices saved with one button).
 //
 // Pure rendering: everything it shows comes from `view`, everything it does goes through
-// `actions`. Element ids are derived from the connection id, so the page can put focus back
-// on the same control after it re-renders.
+// `actions`, every text through `ui.t`. Element ids are derived from the connection id, so the
+// element can put focus back on the same control after it re-renders.
 
 import { h, idPart } from "./dom.js";
-import { providerName } from "./messages.js";
 
-/** The three booking rules, as the switches show them. */
+/**
+ * The three booking rules. `invert` shows a field the positive way round: meetergo's
+ * disableAttendeeNotification=true is the switch "Let the calendar e-mail attendees" turned off.
+ */
 export const RULES = [
-  {
-    field: "validateAvailability",
-    label: "Check this calendar for conflicts",
-    hint: "Times that are busy in the calendars ticked below cannot be booked.",
-    on: "Conflict checking is on",
-    off: "Conflict checking is off",
-  },
-  {
-    field: "cancelIfDeclinedOrDeleted",
-    label: "Cancel the booking when its event is declined or deleted",
-    hint: "Declining or deleting the event in this calendar also cancels the booking.",
-    on: "Bookings follow their calendar events",
-    off: "Bookings stay even if their event is declined or deleted",
-  },
-  {
-    field: "disableAttendeeNotification",
-    label: "Don't let the calendar e-mail attendees",
-    hint: "Google or Microsoft will not send attendees their own notices about booking events.",
-    on: "The calendar will not notify attendees",
-    off: "The calendar may notify attendees",
-  },
+  { field: "validateAvailability", key: "validateAvailability", invert: false },
+  { field: "cancelIfDeclinedOrDeleted", key: "cancelIfDeclinedOrDeleted", invert: false },
+  { field: "disableAttendeeNotification", key: "attendeeNotification", invert: true },
 ];
 
-export function accountLabel(connection) {
-  return connection.email || `${providerName(connection.provider)} account`;
+/** Whether the switch for `rule` is on, for a stored field value. */
+export function switchOn(rule, value) {
+  return rule.invert ? !value : Boolean(value);
 }
 
 /**
- * view: { connection, calendars: {status: "loading"|"ready"|"error", list, error}, draft:
- *         {selected: string[], primary: string} | null, pending: Map(key -> value), locked }
- * actions: { toggle(connection, field, value), setPrimary(connection, button),
- *            disconnect(connection, button), editDraft(connection, draft), saveCalendars(connection),
- *            discardDraft(connection), reloadCalendars(connection) }
+ * view: { connection, calendars: {status, list, error}, draft: {selected, primary} | null,
+ *         pending: Map(key -> value), locked, reconnecting }
+ * actions: { toggle, setPrimary, reconnect, disconnect, editDraft, saveCalendars, discardDraft,
+ *            reloadCalendars }
  */
-export function renderConnection(view, actions) {
-  const { connection, locked } = view;
+export function renderConnection(view, actions, ui) {
+  const { connection } = view;
   const base = `conn-${idPart(connection.id)}`;
-  const busy = view.pending.size > 0;
+  const disconnected = connection.isConnected === false;
   return h(
     "li",
     {
-      className: "connection",
+      className: disconnected ? "connection connection-attention" : "connection",
       id: base,
-      dataset: { testid: `connection-${connection.id}`, connectionId: connection.id, primary: Boolean(connection.isPrimary) },
-      "aria-busy": busy ? "true" : "false",
+      part: disconnected ? "connection connection-attention" : "connection",
+      dataset: {
+        testid: `connection-${connection.id}`,
+        connectionId: connection.id,
+        primary: Boolean(connection.isPrimary),
+        connected: !disconnected,
+      },
+      "aria-busy": view.pending.size > 0 ? "true" : "false",
     },
-    renderHead(view, actions, base),
-    renderRules(view, actions, base),
-    renderCalendars(view, actions, base),
+    renderHead(view, actions, base, ui),
+    renderRules(view, actions, base, ui),
+    renderCalendars(view, actions, base, ui),
   );
 }
 
-function renderHead({ connection, pending, locked }, actions, base) {
-  const label = accountLabel(connection);
+function renderHead({ connection, pending, locked, reconnecting }, actions, base, ui) {
+  const { t } = ui;
+  const label = ui.accountLabel(connection);
+  const disconnected = connection.isConnected === false;
   const title = h(
     "div",
     { className: "connection-title" },
     h(
       "h4",
       { id: `${base}-heading`, tabindex: "-1" },
-      h("span", { dataset: { testid: "account-email" } }, label),
-      connection.isPrimary ? h("span", { className: "badge badge-primary", dataset: { testid: "primary-badge" } }, "Primary") : null,
-      connection.isConnected === false ? h("span", { className: "badge badge-warn", dataset: { testid: "needs-reconnect" } }, "Needs reconnecting") : null,
+      h("span", { dataset: { testid: "account-email" } }, connection.email || label),
+      connection.isPrimary ? h("span", { className: "badge badge-primary", part: "badge", dataset: { testid: "primary-badge" } }, t("connection.primary")) : null,
+      disconnected ? h("span", { className: "badge badge-warn", part: "badge", dataset: { testid: "needs-reconnect" } }, t("connection.needsReconnect")) : null,
     ),
     h(
       "p",
-      { className: "connection-note" },
-      connection.isConnected === false
-        ? "meetergo can no longer reach this calendar. Disconnect it, then connect it again."
+      { className: "connection-note", id: `${base}-note` },
+      disconnected
+        ? t("connection.noteDisconnected")
         : connection.isPrimary
-          ? "New bookings are added to this account's calendar."
-          : "Checked for conflicts only; new bookings go to your primary account.",
+          ? t("connection.notePrimary")
+          : t("connection.noteSecondary"),
     ),
   );
   const buttons = h("div", { className: "button-row" });
-  if (!connection.isPrimary) {
+  if (disconnected) {
+    buttons.append(
+      h(
+        "button",
+        {
+          type: "button",
+          className: "button button-primary",
+          part: "button button-primary",
+          id: `${base}-reconnect`,
+          dataset: { testid: "reconnect" },
+          "aria-label": t("connection.reconnectLabel", { account: label }),
+          "aria-describedby": `${base}-note`,
+          disabled: locked || reconnecting,
+          onclick: () => actions.reconnect(connection),
+        },
+        reconnecting ? t("connection.reconnecting") : t("connection.reconnect"),
+      ),
+    );
+  }
+  if (!connection.isPrimary && !disconnected) {
     buttons.append(
       h(
         "button",
         {
           type: "button",
           className: "button",
+          part: "button",
           id: `${base}-set-primary`,
           dataset: { testid: "set-primary" },
-          "aria-label": `Make primary: ${label}`,
+          "aria-label": t("connection.makePrimaryLabel", { account: label }),
           disabled: locked || pending.has("primary"),
           onclick: (event) => actions.setPrimary(connection, event.currentTarget),
         },
-        pending.has("primary") ? "Making primary…" : "Make primary",
+        pending.has("primary") ? t("connection.makingPrimary") : t("connection.makePrimary"),
       ),
     );
   }
@@ -108,24 +121,26 @@ function renderHead({ connection, pending, locked }, actions, base) {
       {
         type: "button",
         className: "button button-danger-outline",
+        part: "button button-danger",
         id: `${base}-disconnect`,
         dataset: { testid: "disconnect" },
-        "aria-label": `Disconnect ${label}`,
+        "aria-label": t("connection.disconnectLabel", { account: label }),
         disabled: locked || pending.has("delete"),
         onclick: (event) => actions.disconnect(connection, event.currentTarget),
       },
-      pending.has("delete") ? "Disconnecting…" : "Disconnect",
+      pending.has("delete") ? t("connection.disconnecting") : t("connection.disconnect"),
     ),
   );
   return h("div", { className: "connection-head" }, title, buttons);
 }
 
-function renderRules({ connection, pending, locked }, actions, base) {
+function renderRules({ connection, pending, locked }, actions, base, { t }) {
+  const disconnected = connection.isConnected === false;
   const rows = RULES.map((rule) => {
     const id = `${base}-${rule.field}`;
     const key = `rule:${rule.field}`;
     const saving = pending.has(key);
-    const value = saving ? pending.get(key) : Boolean(connection[rule.field]);
+    const stored = saving ? pending.get(key) : connection[rule.field];
     return h(
       "div",
       { className: "toggle" },
@@ -134,29 +149,36 @@ function renderRules({ connection, pending, locked }, actions, base) {
         role: "switch",
         className: "switch",
         id,
-        checked: value,
-        disabled: locked || saving,
+        checked: switchOn(rule, stored),
+        disabled: locked || saving || disconnected,
         "aria-describedby": `${id}-hint`,
         dataset: { testid: `toggle-${rule.field}`, field: rule.field },
-        onchange: (event) => actions.toggle(connection, rule.field, event.currentTarget.checked),
+        onchange: (event) => {
+          const on = event.currentTarget.checked;
+          actions.toggle(connection, rule.field, rule.invert ? !on : on);
+        },
       }),
-      h("label", { for: id }, rule.label),
-      h("p", { className: "hint", id: `${id}-hint` }, rule.hint),
-      saving ? h("p", { className: "toggle-state", dataset: { testid: `toggle-saving-${rule.field}` } }, "Saving…") : null,
+      h("label", { for: id }, t(`rule.${rule.key}.label`)),
+      h("p", { className: "hint", id: `${id}-hint` }, t(`rule.${rule.key}.hint`)),
+      saving ? h("p", { className: "toggle-state", dataset: { testid: `toggle-saving-${rule.field}` } }, t("rules.saving")) : null,
     );
   });
-  return h("fieldset", { className: "settings-group" }, h("legend", {}, "Booking rules"), ...rows);
+  return h("fieldset", { className: "settings-group" }, h("legend", {}, t("rules.legend")), ...rows);
 }
 
-function renderCalendars(view, actions, base) {
+function renderCalendars(view, actions, base, ui) {
+  const { t } = ui;
   const { connection, calendars } = view;
-  const legend = h("legend", {}, "Calendars");
+  const legend = h("legend", {}, t("calendars.legend"));
+  if (connection.isConnected === false) {
+    return h("fieldset", { className: "settings-group" }, legend, h("p", { className: "hint" }, t("calendars.unavailable")));
+  }
   if (!calendars || calendars.status === "loading") {
     return h(
       "fieldset",
       { className: "settings-group", "aria-busy": "true" },
       legend,
-      h("p", { className: "hint loading-text", dataset: { testid: "calendars-loading" } }, "Loading the calendars of this account"),
+      h("p", { className: "hint loading-text", dataset: { testid: "calendars-loading" } }, t("calendars.loading")),
     );
   }
   if (calendars.status === "error") {
@@ -167,25 +189,26 @@ function renderCalendars(view, actions, base) {
       h(
         "div",
         { className: "inline-error", dataset: { testid: "calendars-error" } },
-        h("p", {}, "The calendars of this account could not be loaded."),
+        h("p", {}, t("calendars.error")),
         h(
           "button",
           {
             type: "button",
             className: "button",
+            part: "button",
             id: `${base}-calendars-retry`,
             disabled: view.locked,
             onclick: () => actions.reloadCalendars(connection),
           },
-          "Try again",
+          t("calendars.retry"),
         ),
       ),
     );
   }
   if (!calendars.list.length) {
-    return h("fieldset", { className: "settings-group" }, legend, h("p", { className: "hint" }, "This account has no calendars."));
+    return h("fieldset", { className: "settings-group" }, legend, h("p", { className: "hint" }, t("calendars.none")));
   }
-  return h("fieldset", { className: "settings-group" }, legend, ...renderCalendarChoices(view, actions, base));
+  return h("fieldset", { className: "settings-group" }, legend, ...renderCalendarChoices(view, actions, base, ui));
 }
 
 function currentChoices({ connection, draft }) {
@@ -202,6 +225,7 @@ function sameChoices(a, b) {
   return a.selected.every((id) => other.has(id));
 }
 
+/** The PATCH body that saves `draft`, or null when it equals what is saved. */
 export function draftChanges(connection, draft) {
   const saved = currentChoices({ connection, draft: null });
   if (!draft || sameChoices(saved, draft)) return null;
@@ -213,7 +237,7 @@ export function draftChanges(connection, draft) {
   return changes;
 }
 
-function renderCalendarChoices(view, actions, base) {
+function renderCalendarChoices(view, actions, base, { t }) {
   const { connection, calendars, locked, pending } = view;
   const choices = currentChoices(view);
   const saving = pending.has("save");
@@ -225,16 +249,14 @@ function renderCalendarChoices(view, actions, base) {
   // Which calendars are checked for conflicts.
   const conflictHints = [];
   if (connection.validateAvailability === false) {
-    conflictHints.push(
-      h("p", { className: "hint hint-warn" }, "Conflict checking is off for this account (see Booking rules), so these choices apply only once it is on."),
-    );
+    conflictHints.push(h("p", { className: "hint hint-warn" }, t("calendars.conflictsOff")));
   } else if (!choices.selected.length) {
-    conflictHints.push(h("p", { className: "hint hint-warn" }, "No calendar is ticked: nothing in this account will block bookings."));
+    conflictHints.push(h("p", { className: "hint hint-warn" }, t("calendars.noneTicked")));
   }
   const checks = h(
     "fieldset",
     { className: "settings-group", dataset: { testid: "conflict-calendars" } },
-    h("legend", {}, "Check for conflicts in"),
+    h("legend", {}, t("calendars.conflictsLegend")),
     ...conflictHints,
     h(
       "ul",
@@ -242,8 +264,8 @@ function renderCalendarChoices(view, actions, base) {
       list.map((calendar) => {
         const id = `${hidden(calendar)}-check`;
         const notes = [];
-        if (calendar.isPrimary) notes.push("the account's main calendar");
-        if (calendar.canEdit === false) notes.push("read-only");
+        if (calendar.isPrimary) notes.push(t("calendars.mainCalendar"));
+        if (calendar.canEdit === false) notes.push(t("calendars.readOnly"));
         return h(
           "li",
           { className: "calendar-option" },
@@ -261,7 +283,7 @@ function renderCalendarChoices(view, actions, base) {
             },
           }),
           h("label", { for: id }, calendar.name || calendar.id),
-          notes.length ? h("p", { className: "hint", id: `${id}-note` }, capitalise(notes.join(", "))) : null,
+          notes.length ? h("p", { className: "hint", id: `${id}-note` }, notes.join(" · ")) : null,
         );
       }),
     ),
@@ -280,7 +302,7 @@ function renderCalendarChoices(view, actions, base) {
       dataset: { testid: "primary-calendar" },
       onchange: (event) => edit({ primary: event.currentTarget.value }),
     },
-    knownPrimary ? null : h("option", { value: "", selected: true, disabled: true }, "Choose a calendar"),
+    knownPrimary ? null : h("option", { value: "", selected: true, disabled: true }, t("calendars.choose")),
     list.map((calendar) =>
       h(
         "option",
@@ -290,26 +312,22 @@ function renderCalendarChoices(view, actions, base) {
           disabled: calendar.canEdit === false,
           dataset: { calendarId: calendar.id },
         },
-        calendar.canEdit === false ? `${calendar.name || calendar.id} (read-only)` : calendar.name || calendar.id,
+        calendar.canEdit === false
+          ? t("calendars.readOnlySuffix", { name: calendar.name || calendar.id })
+          : calendar.name || calendar.id,
       ),
     ),
   );
   if (knownPrimary) select.value = choices.primary;
-  const hintParts = [
-    connection.isPrimary
-      ? "New bookings become events in this calendar."
-      : "Used once this account is your primary one.",
-  ];
+  const hintParts = [connection.isPrimary ? t("calendars.targetPrimary") : t("calendars.targetSecondary")];
   if (readOnly.length) {
     const names = readOnly.map((calendar) => calendar.name || calendar.id).join(", ");
-    hintParts.push(
-      `${names} ${readOnly.length === 1 ? "is" : "are"} read-only: you can only look at ${readOnly.length === 1 ? "it" : "them"}, so bookings cannot be added there.`,
-    );
+    hintParts.push(t(readOnly.length === 1 ? "calendars.readOnlyOne" : "calendars.readOnlyMany", { names }));
   }
   const target = h(
     "div",
     { className: "field" },
-    h("label", { for: selectId }, "Add new bookings to"),
+    h("label", { for: selectId }, t("calendars.target")),
     select,
     h("p", { className: "hint", id: `${selectId}-hint` }, hintParts.join(" ")),
   );
@@ -323,12 +341,13 @@ function renderCalendarChoices(view, actions, base) {
       {
         type: "button",
         className: "button button-primary",
+        part: "button button-primary",
         id: `${base}-save`,
         dataset: { testid: "save-calendars" },
         disabled: disabled || !changes || !choices.primary,
         onclick: () => actions.saveCalendars(connection),
       },
-      saving ? "Saving…" : "Save calendar choices",
+      saving ? t("calendars.saving") : t("calendars.save"),
     ),
     changes && !saving
       ? h(
@@ -336,23 +355,20 @@ function renderCalendarChoices(view, actions, base) {
           {
             type: "button",
             className: "button",
+            part: "button",
             id: `${base}-discard`,
             dataset: { testid: "discard-calendars" },
             disabled,
             onclick: () => actions.discardDraft(connection),
           },
-          "Undo changes",
+          t("calendars.undo"),
         )
       : null,
     h(
       "span",
       { className: changes ? "dirty-note" : "hint", dataset: { testid: "calendars-dirty" } },
-      saving ? "" : changes ? "Unsaved changes" : "All changes saved",
+      saving ? "" : changes ? t("calendars.dirty") : t("calendars.clean"),
     ),
   );
   return [checks, target, save];
-}
-
-function capitalise(text) {
-  return text.charAt(0).toUpperCase() + text.slice(1);
 }
