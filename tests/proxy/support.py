@@ -216,7 +216,7 @@ def proxy_settings(sandbox_url: str, **overrides: Any) -> Settings:
         # These tests are about the pass-through path, each call reaching meetergo: no read
         # cache, and a budget that never gets in the way (tests/quota covers both).
         "cache_ttl": 0,
-        "budget_per_minute": 100_000,
+        "budget_per_minute": 10_000,
         "budget_per_user_per_minute": 0,
     }
     values.update(overrides)
