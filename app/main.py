@@ -20,6 +20,7 @@ from app.ops.body import JsonBodyMiddleware
 from app.ops.health import Readiness
 from app.ops.metrics import Metrics
 from app.ops.observe import ObserverMiddleware
+from app.ops.paths import RawPathMiddleware
 from app.ops.request_id import RequestIdMiddleware
 from app.ops.set_cookie import SetCookieMiddleware
 from app.session import routes as session_routes
@@ -143,5 +144,7 @@ def _install_middleware(app: FastAPI, settings: Settings, metrics: Metrics) -> N
             expose_headers=["X-Request-ID", "Retry-After", "X-Flow-ID"],
             max_age=600,
         )
+    # Before anything reads the path: an encoded separator is refused, not routed.
+    app.add_middleware(RawPathMiddleware)
     app.add_middleware(ObserverMiddleware, metrics=metrics)
     app.add_middleware(RequestIdMiddleware)

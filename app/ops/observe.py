@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import last_problem_code, reset_problem_code
+from app.errors import CLIENT_CLOSED_REQUEST, last_problem_code, reset_problem_code
 from app.ops.logs import ACCESS_LOGGER, route_template
 from app.ops.metrics import Metrics
 
@@ -34,6 +35,12 @@ class ObserverMiddleware:
 
         try:
             await self.app(scope, receive, record_status)
+        except asyncio.CancelledError:
+            # The server cancelled the request (its client went away, or shutdown ran out of
+            # grace): nobody gets an answer, and it is no 500 of ours.
+            if status == 500:
+                status = CLIENT_CLOSED_REQUEST
+            raise
         finally:
             elapsed = time.perf_counter() - started
             route, method = route_template(scope), scope["method"]

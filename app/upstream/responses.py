@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
+import time
+from datetime import UTC
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 from starlette.responses import Response
@@ -18,6 +22,10 @@ DEFAULT_RATE_LIMIT_RETRY_AFTER = "60"  # meetergo documents no Retry-After; its 
 # Delta-seconds (RFC 9110): ASCII digits only. str.isdigit() also accepts "²" or "١٢", which
 # cannot even be written into a latin-1 header and ended in a 500.
 _DELTA_SECONDS = re.compile(r"[0-9]+")
+# A Retry-After that meetergo gives as an HTTP date becomes seconds from now, within these bounds:
+# at least a second (never "hammer now"), at most an hour (a wrong clock must not lock users out).
+_RETRY_AFTER_MIN = 1
+_RETRY_AFTER_MAX = 3600
 _MAX_MESSAGES = 20
 _MAX_MESSAGE_CHARS = 300
 
@@ -52,6 +60,26 @@ def _success(call: UpstreamCall, result: UpstreamResult) -> Response:
     return Response(
         result.body, status_code=result.status, headers=headers, media_type="application/json"
     )
+
+
+def retry_after_seconds(value: str | None, now: float | None = None) -> str | None:
+    """meetergo's ``Retry-After`` as delta-seconds, or None when it says nothing usable.
+
+    Delta-seconds pass through; an HTTP date (RFC 9110 allows both forms) is converted to the
+    seconds left until it, rounded up and kept within a second and an hour.
+    """
+    if not value:
+        return None
+    if _DELTA_SECONDS.fullmatch(value):
+        return value
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:  # "-0000": an HTTP date is GMT anyway
+        moment = moment.replace(tzinfo=UTC)
+    left = moment.timestamp() - (time.time() if now is None else now)
+    return str(min(_RETRY_AFTER_MAX, max(_RETRY_AFTER_MIN, math.ceil(left))))
 
 
 def _messages(body: bytes) -> list[str]:
@@ -103,10 +131,7 @@ def problem_for(call: UpstreamCall, result: UpstreamResult) -> ProblemError:  # 
     if status == 409 and "already exists" in said:
         return ProblemError(ErrorCode.CONNECTION_ALREADY_EXISTS)
     if status == 429:
-        upstream_retry_after = result.retry_after or ""
-        retry_after = (
-            upstream_retry_after if _DELTA_SECONDS.fullmatch(upstream_retry_after) else None
-        )
+        retry_after = retry_after_seconds(result.retry_after)
         logger.warning("meetergo rate-limited %s", operation)
         return ProblemError(
             ErrorCode.UPSTREAM_RATE_LIMITED,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
+from email.utils import formatdate
 
 import httpx
 import pytest
@@ -213,7 +215,6 @@ def test_forced_429_is_upstream_rate_limited_with_retry_after(
 
 
 NOT_SECONDS = {
-    "http-date": b"Wed, 21 Oct 2026 07:28:00 GMT",
     "fraction": b"1.5",
     "negative": b"-3",
     "word": b"soon",
@@ -238,6 +239,29 @@ def test_retry_after_that_is_not_seconds_becomes_60(
 
     assert_problem(response, 503, "upstream_rate_limited")
     assert response.headers["retry-after"] == "60"
+
+
+@pytest.mark.parametrize(
+    ("offset", "low", "high"),
+    [(90, 85, 91), (-600, 1, 1), (86400, 3600, 3600)],
+    ids=["in-90-s", "in-the-past", "tomorrow"],
+)
+def test_retry_after_as_an_http_date_becomes_the_seconds_until_it(
+    make_bff: MakeBff, sandbox: SandboxAdmin, offset: int, low: int, high: int
+) -> None:
+    # RFC 9110 allows a date; the browser gets seconds (at least 1, at most an hour), not 60.
+    def retry_after(response: httpx.Response) -> list[tuple[bytes, bytes]]:
+        if response.status_code != 429:
+            return []
+        return [(b"retry-after", formatdate(time.time() + offset, usegmt=True).encode())]
+
+    bff = make_bff(transport=EditingTransport(retry_after))
+    sandbox.faults(rate_limited=True, retry_after=7)
+
+    response = bff.operation("listConnections")
+
+    assert_problem(response, 503, "upstream_rate_limited")
+    assert low <= int(response.headers["retry-after"]) <= high, response.headers["retry-after"]
 
 
 def test_spent_sandbox_bucket_is_upstream_rate_limited(
