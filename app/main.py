@@ -130,7 +130,7 @@ def _install_middleware(app: FastAPI, settings: Settings, metrics: Metrics) -> N
     """The request path's outer steps. Starlette runs the last one added first."""
     guarded = (settings.api_prefix, AUTH_PREFIX)
     app.add_middleware(SetCookieMiddleware)
-    app.add_middleware(JsonBodyMiddleware, prefixes=guarded)
+    app.add_middleware(JsonBodyMiddleware, prefixes=(*guarded, manage.PREFIX))
     app.add_middleware(CsrfMiddleware, prefixes=guarded, origins=settings.allowed_origins)
     cross_origin = [origin for origin in settings.allowed_origins if origin != settings.public_url]
     if cross_origin:

@@ -24,6 +24,7 @@ STABLE_OPERATION_IDS = {
     "getSession",
     "endSession",
     "revokeUserSessions",
+    "revokeSessions",
     "healthz",
     "readyz",
     "startConnectFlow",

@@ -24,7 +24,7 @@ def test_js_client_and_its_types_are_served_with_safe_headers() -> None:
 def test_static_paths_cannot_escape_their_folder() -> None:
     with TestClient(create_app(make_settings()), base_url="https://bff.test") as client:
         assert client.get("/sdk/../config.py").status_code == 404
-        assert client.get("/sdk/%2e%2e/config.py").status_code == 404
+        assert client.get("/sdk/%2e%2e/config.py").status_code in (400, 404)
 
 
 def test_demo_pages_exist_only_in_demo_mode() -> None:
