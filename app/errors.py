@@ -435,8 +435,11 @@ async def _on_problem(_: Request, exc: Exception) -> JSONResponse:
     return problem_response(exc.code, exc.detail, headers=exc.headers, extra=exc.extra)
 
 
-async def _on_http_exception(_: Request, exc: Exception) -> JSONResponse:
+async def _on_http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)  # noqa: S101
+    if isinstance(exc.__cause__, ClientDisconnect):
+        # FastAPI wraps a body read cut short by the client's leaving in a 400.
+        return await _on_client_disconnect(request, exc.__cause__)
     if exc.status_code == 405:
         return problem_response(ErrorCode.METHOD_NOT_ALLOWED, headers=exc.headers)
     if exc.status_code == 404:

@@ -44,7 +44,13 @@ QUIET_LOGGERS = ("httpx", "httpcore", "hpack", "redis", "asyncio", "multipart")
 SILENCED_LOGGERS = ("uvicorn.access",)
 # Fields whose values the service itself makes safe: not passed through the redaction patterns.
 _SAFE_FIELDS = frozenset({"requestId"})
-_STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "access"}
+# uvicorn adds color_message (the message with terminal colours) to its records: not for JSON.
+_STANDARD = set(logging.makeLogRecord({}).__dict__) | {
+    "message",
+    "asctime",
+    "access",
+    "color_message",
+}
 _REDACTED = "[redacted]"
 _PATTERNS = (
     # "Bearer <anything>" and "Cookie: name=value" as a whole
