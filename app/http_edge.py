@@ -125,12 +125,10 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self._body_timer = self.loop.call_later(self.limits.body_timeout, self._body_too_slow)
 
     def on_message_complete(self) -> None:
+        # Only here: an answer sent before the body arrived (a 413) leaves the rest of the body
+        # on its deadline, or a client trickling it would hold the connection.
         self._cancel_body_timer()
         super().on_message_complete()
-
-    def on_response_complete(self) -> None:
-        self._cancel_body_timer()
-        super().on_response_complete()
 
     def send_400_response(self, msg: str) -> None:
         # Called by uvicorn when parsing failed; a refusal of ours is parsing stopped on purpose.

@@ -231,3 +231,33 @@ def test_connections_beyond_the_cap_are_answered_503_and_the_rest_served(
         while status != 200 and time.monotonic() < deadline:
             status, _ = _exchange(capped, _get("/healthz"))
         assert status == 200
+
+
+def test_a_body_left_trickling_after_an_early_answer_is_cut_off(service: ServiceProcess) -> None:
+    # 413 is answered from the headers alone; the client then sends its body a byte at a time.
+    with _connect(service) as sock:
+        sock.sendall(
+            b"POST /auth/session HTTP/1.1\r\nHost: bff.test\r\nX-CSRF: 1\r\n"
+            b"Origin: https://bff.test\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 100000\r\n\r\n"
+        )
+        sock.settimeout(0.5)
+        started = time.monotonic()
+        answer = b""
+        closed = False
+        while time.monotonic() - started < BODY_TIMEOUT + SLACK:
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                sock.sendall(b"x")
+            try:
+                chunk = sock.recv(65536)
+            except TimeoutError:
+                continue
+            except ConnectionResetError:
+                closed = True
+                break
+            if not chunk:
+                closed = True
+                break
+            answer += chunk
+        assert answer.startswith(b"HTTP/1.1 413"), answer
+        assert closed, "a trickling body kept the connection open past the body deadline"
