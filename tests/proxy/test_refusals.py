@@ -155,6 +155,18 @@ def test_percent_signs_that_do_not_decode_to_a_separator_are_not_invalid_path(
     assert_refused(response, sandbox)
 
 
+def test_encoded_slashes_in_the_query_are_not_the_path(
+    served: Served, sandbox: SandboxAdmin
+) -> None:
+    # Only the path is checked: a redirectUrl is encoded in the query, as browsers send it.
+    target = API.encode() + b"/auth/google/url?redirectUrl=https%3A%2F%2Fbff.test%2Fdone"
+
+    response = served.send("GET", target)
+
+    assert response.status == 200, response.body
+    assert len(sandbox.requests()) == 1
+
+
 # -- connection ids ------------------------------------------------------------------------------
 
 ID_TRICKS: dict[str, bytes] = {
