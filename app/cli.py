@@ -73,7 +73,7 @@ def _revoke_sessions(args: argparse.Namespace) -> int:
     if settings.redis_url is None:
         print(
             "meetergo-bff: without BFF_REDIS_URL each replica keeps its revocations in its own "
-            "memory, which this command cannot reach: call POST /manage/users/<id>/revoke-sessions "
+            "memory, which this command cannot reach: call POST /manage/sessions/revoke "
             "on the running service instead",
             file=sys.stderr,
         )

@@ -346,6 +346,33 @@ class Settings(BaseSettings):
         description="Proxies whose X-Forwarded-For/-Proto are believed (comma-separated IPs or "
         "CIDRs; '*' trusts every peer: only behind a proxy that overwrites those headers).",
     )
+    max_header_bytes: int = Field(
+        default=16384,
+        ge=1024,
+        le=1048576,
+        description="Largest request line plus headers, in bytes; more is refused with 431.",
+    )
+    max_header_count: int = Field(
+        default=100, ge=10, le=10000, description="Most request headers; more is refused with 431."
+    )
+    header_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="Seconds a client has to send a request's headers; then 408 and close.",
+    )
+    body_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="Seconds a client has to send a request's body after its headers; then close.",
+    )
+    max_connections: int = Field(
+        default=1000,
+        ge=10,
+        le=100000,
+        description="Open client connections per process; the next one is answered 503 and closed.",
+    )
     shutdown_drain_seconds: float = Field(
         default=5.0,
         ge=0,

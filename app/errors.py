@@ -24,13 +24,17 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import JSONResponse
+from starlette.requests import ClientDisconnect
+from starlette.responses import JSONResponse, Response
 
 from app.ops.request_id import current_request_id
 
 logger = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
+# nginx's status for a request whose client went away before the answer; nobody receives it, the
+# access log and the metrics record it.
+CLIENT_CLOSED_REQUEST = 499
 _problem_code: ContextVar[str | None] = ContextVar("problem_code", default=None)
 
 
@@ -57,6 +61,11 @@ class ErrorCode(StrEnum):
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
     PAYLOAD_TOO_LARGE = "payload_too_large"
     LENGTH_REQUIRED = "length_required"
+    INVALID_PATH = "invalid_path"
+    MALFORMED_REQUEST = "malformed_request"
+    REQUEST_HEADERS_TOO_LARGE = "request_headers_too_large"
+    REQUEST_TIMEOUT = "request_timeout"
+    TOO_MANY_CONNECTIONS = "too_many_connections"
     # CSRF and origins
     CSRF_FAILED = "csrf_failed"
     ORIGIN_NOT_ALLOWED = "origin_not_allowed"
@@ -139,6 +148,41 @@ CATALOG: Mapping[ErrorCode, ProblemSpec] = {
         "Length required",
         "A body sent without `Content-Length` (chunked); browsers' fetch always sends one.",
         "Send the body with a known length.",
+    ),
+    ErrorCode.INVALID_PATH: ProblemSpec(
+        400,
+        "Invalid path",
+        "The request path contains an encoded slash (`%2F`), an encoded backslash (`%5C`) or an "
+        "encoded dot segment (`%2E`, `%2E%2E`); such a path is refused before routing.",
+        "A programming error or a probe: put ids in the path only as they are, never encoded "
+        "separators. Operator revocation of ids with `/` uses the JSON body form.",
+    ),
+    ErrorCode.MALFORMED_REQUEST: ProblemSpec(
+        400,
+        "Malformed request",
+        "The HTTP server could not parse the request (request line, headers or framing).",
+        "A client bug or a probe; browsers never send this.",
+    ),
+    ErrorCode.REQUEST_HEADERS_TOO_LARGE: ProblemSpec(
+        431,
+        "Request headers too large",
+        "The request line and headers exceed the server's size or count limit "
+        "(`BFF_MAX_HEADER_BYTES`, `BFF_MAX_HEADER_COUNT`); usually an overgrown cookie.",
+        "Clear the site's cookies; a normal request needs a few hundred bytes of headers.",
+    ),
+    ErrorCode.REQUEST_TIMEOUT: ProblemSpec(
+        408,
+        "Request timeout",
+        "The client did not send the request's headers within `BFF_HEADER_TIMEOUT` seconds "
+        "(a body that stalls past `BFF_BODY_TIMEOUT` closes the connection instead).",
+        "Retry on a working connection.",
+    ),
+    ErrorCode.TOO_MANY_CONNECTIONS: ProblemSpec(
+        503,
+        "Too many connections",
+        "This replica already holds `BFF_MAX_CONNECTIONS` open connections; the new one is "
+        "answered and closed at once.",
+        "Retry after `Retry-After` seconds.",
     ),
     ErrorCode.CSRF_FAILED: ProblemSpec(
         403,
@@ -364,6 +408,24 @@ def problem_response(
     spec = CATALOG[code]
     _problem_code.set(code.value)
     request_id = request_id or current_request_id()
+    body = problem_document(code, detail, extra=extra, request_id=request_id)
+    response_headers = {"Cache-Control": "no-store", **(headers or {})}
+    if request_id:
+        response_headers["X-Request-ID"] = request_id
+    return JSONResponse(
+        body, status_code=spec.status, headers=response_headers, media_type=PROBLEM_JSON
+    )
+
+
+def problem_document(
+    code: ErrorCode,
+    detail: str | None = None,
+    *,
+    extra: Mapping[str, Any] | None = None,
+    request_id: str | None = None,
+) -> dict[str, Any]:
+    """The problem+json document for ``code`` (also written by the HTTP server itself)."""
+    spec = CATALOG[code]
     body: dict[str, Any] = {
         "type": f"{PROBLEM_TYPE_PREFIX}{code.value}",
         "title": spec.title,
@@ -374,12 +436,7 @@ def problem_response(
         body["detail"] = detail
     body.update(extra or {})
     body["requestId"] = request_id
-    response_headers = {"Cache-Control": "no-store", **(headers or {})}
-    if request_id:
-        response_headers["X-Request-ID"] = request_id
-    return JSONResponse(
-        body, status_code=spec.status, headers=response_headers, media_type=PROBLEM_JSON
-    )
+    return body
 
 
 async def _on_problem(_: Request, exc: Exception) -> JSONResponse:
@@ -387,8 +444,11 @@ async def _on_problem(_: Request, exc: Exception) -> JSONResponse:
     return problem_response(exc.code, exc.detail, headers=exc.headers, extra=exc.extra)
 
 
-async def _on_http_exception(_: Request, exc: Exception) -> JSONResponse:
+async def _on_http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)  # noqa: S101
+    if isinstance(exc.__cause__, ClientDisconnect):
+        # FastAPI wraps a body read cut short by the client's leaving in a 400.
+        return await _on_client_disconnect(request, exc.__cause__)
     if exc.status_code == 405:
         return problem_response(ErrorCode.METHOD_NOT_ALLOWED, headers=exc.headers)
     if exc.status_code == 404:
@@ -418,6 +478,13 @@ async def _on_validation_error(_: Request, exc: Exception) -> JSONResponse:
     return problem_response(ErrorCode.VALIDATION_ERROR, extra={"errors": errors})
 
 
+async def _on_client_disconnect(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ClientDisconnect)  # noqa: S101
+    # The browser closed the connection (navigated away, aborted the fetch): not a fault of ours.
+    logger.info("client disconnected before the answer")
+    return Response(status_code=CLIENT_CLOSED_REQUEST)
+
+
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     # Starlette runs this handler outside every middleware, after the request-id middleware has
     # finished: take the id from the request's state, which that middleware filled in.
@@ -430,6 +497,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ProblemError, _on_problem)
     app.add_exception_handler(StarletteHTTPException, _on_http_exception)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(ClientDisconnect, _on_client_disconnect)
     app.add_exception_handler(Exception, _on_unexpected)
 
 

@@ -20,6 +20,7 @@ from app.ops.body import JsonBodyMiddleware
 from app.ops.health import Readiness
 from app.ops.metrics import Metrics
 from app.ops.observe import ObserverMiddleware
+from app.ops.paths import RawPathMiddleware
 from app.ops.request_id import RequestIdMiddleware
 from app.ops.set_cookie import SetCookieMiddleware
 from app.quota.factory import build_quota
@@ -138,7 +139,7 @@ def _install_middleware(app: FastAPI, settings: Settings, metrics: Metrics) -> N
     """The request path's outer steps. Starlette runs the last one added first."""
     guarded = (settings.api_prefix, AUTH_PREFIX)
     app.add_middleware(SetCookieMiddleware)
-    app.add_middleware(JsonBodyMiddleware, prefixes=guarded)
+    app.add_middleware(JsonBodyMiddleware, prefixes=(*guarded, manage.PREFIX))
     app.add_middleware(CsrfMiddleware, prefixes=guarded, origins=settings.allowed_origins)
     cross_origin = [origin for origin in settings.allowed_origins if origin != settings.public_url]
     if cross_origin:
@@ -152,5 +153,7 @@ def _install_middleware(app: FastAPI, settings: Settings, metrics: Metrics) -> N
             expose_headers=["X-Request-ID", "Retry-After", "X-Flow-ID"],
             max_age=600,
         )
+    # Before anything reads the path: an encoded separator is refused, not routed.
+    app.add_middleware(RawPathMiddleware)
     app.add_middleware(ObserverMiddleware, metrics=metrics)
     app.add_middleware(RequestIdMiddleware)

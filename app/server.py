@@ -16,6 +16,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from app.config import Settings
+from app.http_edge import EdgeLimits, protocol_class
 from app.ops.health import Readiness
 
 logger = logging.getLogger(__name__)
@@ -42,13 +43,25 @@ class DrainingServer(uvicorn.Server):
         return await super().on_tick(counter)
 
 
+def edge_limits(settings: Settings) -> EdgeLimits:
+    return EdgeLimits(
+        max_header_bytes=settings.max_header_bytes,
+        max_header_count=settings.max_header_count,
+        header_timeout=settings.header_timeout,
+        body_timeout=settings.body_timeout,
+        max_connections=settings.max_connections,
+    )
+
+
 def build_server(app: FastAPI, settings: Settings, host: str, port: int) -> DrainingServer:
     config = uvicorn.Config(
         app,
         host=host,
         port=port,
         loop="auto",  # uvloop when installed (uvicorn[standard]), as in the container
-        http="auto",  # httptools when installed
+        # httptools (uvicorn[standard]) with the edge's limits: header size and count, header and
+        # body read deadlines, a connection cap (app/http_edge.py, docs/design.md).
+        http=protocol_class(edge_limits(settings)),
         proxy_headers=True,
         forwarded_allow_ips=list(settings.forwarded_allow_ips),
         timeout_graceful_shutdown=settings.shutdown_grace_seconds,

@@ -11,15 +11,13 @@ from starlette.responses import Response
 
 from app.errors import ErrorCode, ProblemError
 from app.upstream.call import UpstreamCall, UpstreamResult
+from app.upstream.retry_after import retry_after_seconds
 
 logger = logging.getLogger(__name__)
 
 CACHE_NAME = "meetergo-bff"  # this service's name in Cache-Status (RFC 9211)
 
 DEFAULT_RATE_LIMIT_RETRY_AFTER = "60"  # meetergo documents no Retry-After; its window is a minute
-# Delta-seconds (RFC 9110): ASCII digits only. str.isdigit() also accepts "²" or "١٢", which
-# cannot even be written into a latin-1 header and ended in a 500.
-_DELTA_SECONDS = re.compile(r"[0-9]+")
 _MAX_MESSAGES = 20
 _MAX_MESSAGE_CHARS = 300
 
@@ -60,25 +58,62 @@ def _success(call: UpstreamCall, result: UpstreamResult) -> Response:
     )
 
 
-def _messages(body: bytes) -> list[str]:
-    """The ``message`` of a NestJS error body, as a list, whatever its form."""
+# What of meetergo's error text may reach the browser: field names as meetergo's documented
+# ``errors[].field`` has them, and messages made only of words and plain punctuation. Anything
+# else (a URL, a header value, a token, markup) is withheld: a gateway in front of meetergo that
+# quotes the request would otherwise hand the browser what the service sent, the key included.
+_SAFE_FIELD = re.compile(r"[A-Za-z][A-Za-z0-9_.\[\]]{0,63}")
+_SAFE_MESSAGE = re.compile(rf"[A-Za-z0-9 ,.:;'()_\-]{{1,{_MAX_MESSAGE_CHARS}}}")
+# A colon only as punctuation ("one of: a, b"), never inside a word ("ak_live:...", "https:").
+_COLON_IN_WORD = re.compile(r":\S")
+_LONGEST_WORD = 40  # a UUID is 36; base64 tokens and keys are longer
+WITHHELD = "meetergo's message was withheld"
+
+
+def _safe_message(text: str) -> str | None:
+    if not _SAFE_MESSAGE.fullmatch(text) or _COLON_IN_WORD.search(text):
+        return None
+    if any(len(word) > _LONGEST_WORD for word in text.split()):
+        return None
+    return text
+
+
+def _upstream_errors(body: bytes) -> list[dict[str, str]]:
+    """meetergo's validation messages as ``errors`` entries, only the parts known to be safe.
+
+    NestJS bodies come as ``message`` (a string or a list of strings) and, in meetergo's documented
+    form, ``errors: [{field, message}]``. A message that fails the check is replaced by a fixed
+    text, so the SPA still learns which field was refused.
+    """
     try:
         parsed: Any = json.loads(body)
     except ValueError:
         return []
     if not isinstance(parsed, dict):
         return []
+    found: list[tuple[str | None, object]] = []
     message = parsed.get("message")
-    items = message if isinstance(message, list) else [message]
-    texts = [item for item in items if isinstance(item, str)]
+    for item in message if isinstance(message, list) else [message]:
+        found.append((None, item))
     errors = parsed.get("errors")
     if isinstance(errors, list):
-        texts += [
-            e["message"]
-            for e in errors
-            if isinstance(e, dict) and isinstance(e.get("message"), str)
-        ]
-    return [text[:_MAX_MESSAGE_CHARS] for text in texts[:_MAX_MESSAGES]]
+        found += [(e.get("field"), e.get("message")) for e in errors if isinstance(e, dict)]
+    entries: list[dict[str, str]] = []
+    for field, text in found[:_MAX_MESSAGES]:
+        safe_field = field if isinstance(field, str) and _SAFE_FIELD.fullmatch(field) else None
+        safe_text = _safe_message(text) if isinstance(text, str) else None
+        if safe_text is None and safe_field is None:
+            continue
+        entry = {"location": "upstream", "message": safe_text or WITHHELD}
+        if safe_field:
+            entry["field"] = safe_field
+        entries.append(entry)
+    return entries
+
+
+def _messages(body: bytes) -> list[str]:
+    """The safe messages alone, for the checks and the operator's log."""
+    return [e["message"] for e in _upstream_errors(body) if e["message"] != WITHHELD]
 
 
 def problem_for(call: UpstreamCall, result: UpstreamResult) -> ProblemError:  # noqa: PLR0911 - one table
@@ -86,7 +121,7 @@ def problem_for(call: UpstreamCall, result: UpstreamResult) -> ProblemError:  # 
     messages = _messages(result.body)
     said = "; ".join(messages).lower()
     if status == 400:
-        errors = [{"location": "upstream", "message": text} for text in messages]
+        errors = _upstream_errors(result.body)
         return ProblemError(
             ErrorCode.VALIDATION_ERROR, "meetergo refused the values.", extra={"errors": errors}
         )
@@ -109,10 +144,8 @@ def problem_for(call: UpstreamCall, result: UpstreamResult) -> ProblemError:  # 
     if status == 409 and "already exists" in said:
         return ProblemError(ErrorCode.CONNECTION_ALREADY_EXISTS)
     if status == 429:
-        upstream_retry_after = result.retry_after or ""
-        retry_after = (
-            upstream_retry_after if _DELTA_SECONDS.fullmatch(upstream_retry_after) else None
-        )
+        seconds = retry_after_seconds(result.retry_after)
+        retry_after = str(seconds) if seconds is not None else None
         logger.warning("meetergo rate-limited %s", operation)
         return ProblemError(
             ErrorCode.UPSTREAM_RATE_LIMITED,

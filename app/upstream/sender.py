@@ -34,6 +34,17 @@ RETRY_ERRORS: tuple[type[Exception], ...] = (
 BACKOFF_BASE = 0.1
 BACKOFF_CAP = 2.0
 API_USER_HEADER = "x-meetergo-api-user-id"
+# The most of one answer the service reads (decoded): a calendar list is kilobytes. A larger answer
+# is a fault (or an attack on memory), and becomes upstream_bad_response.
+MAX_UPSTREAM_BODY_BYTES = 1024 * 1024
+# An error answer quoting any run this long of the API key (a gateway echoing the request) is
+# dropped whole: its text would hand the browser or the logs a piece of the key.
+_KEY_FRAGMENT = 12
+_REDACTED = b"[redacted]"
+
+
+class UpstreamBodyTooLarge(Exception):
+    """meetergo's answer is larger than MAX_UPSTREAM_BODY_BYTES."""
 
 
 class UpstreamSender:
@@ -48,7 +59,13 @@ class UpstreamSender:
     ) -> None:
         self._metrics = metrics
         self._client = client
-        self._authorization = f"Bearer {settings.meetergo_api_key.get_secret_value()}"
+        api_key = settings.meetergo_api_key.get_secret_value()
+        self._authorization = f"Bearer {api_key}"
+        self._secrets = [s.encode() for s in settings.secret_values() if len(s) >= 8]
+        self._key_fragments = [
+            api_key[i : i + _KEY_FRAGMENT].encode()
+            for i in range(max(1, len(api_key) - _KEY_FRAGMENT + 1))
+        ]
         self._deadline = settings.upstream_deadline
         self._retries = settings.upstream_retries
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not security
@@ -84,7 +101,14 @@ class UpstreamSender:
         for attempt in range(1, attempts + 1):
             last = attempt == attempts
             try:
-                response = await self._send(call)
+                response, body = await self._send(call)
+            except UpstreamBodyTooLarge:
+                logger.error(
+                    "meetergo %s answered more than %d bytes",
+                    call.route.operation_id,
+                    MAX_UPSTREAM_BODY_BYTES,
+                )
+                raise ProblemError(ErrorCode.UPSTREAM_BAD_RESPONSE) from None
             except httpx.TimeoutException as exc:
                 if (
                     isinstance(exc, httpx.ConnectTimeout)
@@ -110,12 +134,11 @@ class UpstreamSender:
                 and not last
                 and await self._may_retry(call)
             ):
-                await response.aclose()
                 await self._backoff(attempt)
                 continue
             return UpstreamResult(
                 status=response.status_code,
-                body=response.content,
+                body=self._scrubbed(call, response.status_code, body),
                 retry_after=response.headers.get("retry-after"),
                 attempts=attempt,
             )
@@ -124,15 +147,22 @@ class UpstreamSender:
     async def _may_retry(self, call: UpstreamCall) -> bool:
         return self.admit_retry is None or await self.admit_retry(call)
 
-    async def _send(self, call: UpstreamCall) -> httpx.Response:
-        """One attempt, measured."""
+    async def _send(self, call: UpstreamCall) -> tuple[httpx.Response, bytes]:
+        """One attempt, measured: the response and its body, read up to the size limit."""
         operation = call.route.operation_id
         started = time.monotonic()
         outcome = "cancelled"  # the deadline cut the attempt short
         try:
-            response = await self._client.send(self._request(call))
+            response = await self._client.send(self._request(call), stream=True)
+            try:
+                body = await _read_capped(response)
+            finally:
+                await response.aclose()
             outcome = str(response.status_code)
-            return response
+            return response, body
+        except UpstreamBodyTooLarge:
+            outcome = "too_large"
+            raise
         except httpx.HTTPError as exc:
             outcome = type(exc).__name__
             raise
@@ -141,6 +171,35 @@ class UpstreamSender:
                 self._metrics.upstream_requests.labels(operation, outcome).inc()
                 self._metrics.upstream_seconds.labels(operation).observe(time.monotonic() - started)
 
+    def _scrubbed(self, call: UpstreamCall, status: int, body: bytes) -> bytes:
+        """``body`` without any configured secret; an error answer quoting the key, dropped."""
+        if status >= 400 and any(fragment in body for fragment in self._key_fragments):
+            logger.error(
+                "meetergo %s answered %s quoting the API key; its text is withheld",
+                call.route.operation_id,
+                status,
+            )
+            return b""
+        for secret in self._secrets:
+            if secret in body:
+                body = body.replace(secret, _REDACTED)
+        return body
+
     async def _backoff(self, attempt: int) -> None:
         # Full jitter (AWS architecture blog): spreads the retries of many replicas apart.
         await self._sleep(self._rng.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt)))
+
+
+async def _read_capped(response: httpx.Response) -> bytes:
+    """The decoded body, or UpstreamBodyTooLarge as soon as it passes the limit."""
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_UPSTREAM_BODY_BYTES:
+        raise UpstreamBodyTooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > MAX_UPSTREAM_BODY_BYTES:
+            raise UpstreamBodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)

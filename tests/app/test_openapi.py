@@ -25,6 +25,7 @@ STABLE_OPERATION_IDS = {
     "getSessionStatus",
     "endSession",
     "revokeUserSessions",
+    "revokeSessions",
     "healthz",
     "readyz",
     "startConnectFlow",

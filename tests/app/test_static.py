@@ -69,9 +69,11 @@ def test_the_content_hash_changes_with_any_file(tmp_path: object) -> None:
 def test_static_paths_cannot_escape_their_folder() -> None:
     with TestClient(create_app(make_settings()), base_url="https://bff.test") as client:
         assert client.get("/sdk/../config.py").status_code == 404
-        assert client.get("/sdk/%2e%2e/config.py").status_code == 404
+        # An encoded dot segment is refused before routing (invalid_path), a plain one is 404.
+        assert client.get("/sdk/%2e%2e/config.py").status_code in (400, 404)
         assert client.get("/sdk/v1/../../../config.py").status_code == 404
-        assert client.get(f"/sdk/{sdk_build_hash()}/%2e%2e/%2e%2e/config.py").status_code == 404
+        hashed = f"/sdk/{sdk_build_hash()}/%2e%2e/%2e%2e/config.py"
+        assert client.get(hashed).status_code in (400, 404)
 
 
 def test_demo_pages_exist_only_in_demo_mode() -> None:

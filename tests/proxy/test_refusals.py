@@ -16,6 +16,7 @@ import pytest
 from fastapi import FastAPI
 
 from app.main import create_app
+from app.ops.paths import refused_raw_path
 from app.session.sessions import SessionManager
 from tests.proxy.support import (
     API,
@@ -35,7 +36,7 @@ from tests.proxy.support import (
 )
 from tests.support.servers import RunningServer, serve
 
-REFUSAL_CODES = {"validation_error", "not_found", "method_not_allowed"}
+REFUSAL_CODES = {"validation_error", "not_found", "method_not_allowed", "invalid_path"}
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,8 @@ def body_of(operation: str) -> bytes:
 def assert_refused(response: RawResponse, sandbox: SandboxAdmin) -> None:
     """Refused by the service (or by the HTTP server before it), and meetergo saw nothing."""
     assert response.status in (400, 404, 405, 422), (response.status, response.body)
-    if response.status != 400:  # 400 is uvicorn refusing a request line it cannot parse
+    if response.status != 400 or response.problem_code is not None:
+        # A plain 400 is uvicorn (this harness's server) refusing a request line it cannot parse.
         assert response.problem_code in REFUSAL_CODES, response.body
     assert sandbox.requests() == []
 
@@ -103,6 +105,66 @@ def test_raw_request_with_a_plain_id_reaches_meetergo(
 
     assert response.problem_code == "not_found"  # meetergo's answer for an unknown id
     assert [entry["path"] for entry in sandbox.requests()] == [target.decode().removeprefix("/api")]
+
+
+# -- encoded separators: refused before routing --------------------------------------------------
+
+# Each of these would be routed as another call once decoded (``%2F`` becomes a path separator).
+ENCODED_ROUTING: dict[str, tuple[str, bytes]] = {
+    "id-slash-calendars": ("GET", API.encode() + b"/connections/conn-123%2fcalendars"),
+    "id-slash-upper-calendars": ("GET", API.encode() + b"/connections/conn-123%2Fcalendars"),
+    "id-slash-set-primary": ("POST", API.encode() + b"/connections/conn-123%2Fset-primary"),
+    "encoded-slash-in-prefix": ("GET", b"/api%2Fv4/calendar-connections/connections"),
+    "encoded-backslash": ("GET", API.encode() + b"/connections/conn-123%5Ccalendars"),
+    "encoded-backslash-lower": ("GET", API.encode() + b"/connections%5cconn-123"),
+    "encoded-dot-dot": ("GET", API.encode() + b"/connections/%2e%2e/connections"),
+    "encoded-dot-dot-upper": ("GET", API.encode() + b"/connections/%2E%2E/connections"),
+    "half-encoded-dot-dot": ("GET", API.encode() + b"/connections/.%2E/connections"),
+    "encoded-dot": ("GET", API.encode() + b"/%2e/connections"),
+    "on-auth": ("POST", b"/auth%2Flogout"),
+    "on-connect": ("GET", b"/connect/google%2F..%2Fx"),
+    "on-manage": ("POST", b"/manage/users/a%2Fb/revoke-sessions"),
+}
+
+
+@pytest.mark.parametrize(
+    ("method", "target"), list(ENCODED_ROUTING.values()), ids=list(ENCODED_ROUTING)
+)
+def test_encoded_separator_in_the_raw_path_is_invalid_path_before_routing(
+    served: Served, sandbox: SandboxAdmin, method: str, target: bytes
+) -> None:
+    response = served.send(method, target)
+
+    assert response.status == 400, (response.status, response.body)
+    assert response.problem_code == "invalid_path", response.body
+    assert sandbox.requests() == []
+
+
+@pytest.mark.parametrize(
+    "target",
+    [b"/connections/conn-123%252Fcalendars", b"/connections/conn%2e1", b"/connections/%2e%2e%2e"],
+    ids=["double-encoded", "dot-inside-an-id", "three-dots"],
+)
+def test_percent_signs_that_do_not_decode_to_a_separator_are_not_invalid_path(
+    served: Served, sandbox: SandboxAdmin, target: bytes
+) -> None:
+    # Refused or not by the allowlist, but not as an encoded separator: the check is exact.
+    response = served.send("GET", API.encode() + target)
+
+    assert response.problem_code != "invalid_path", response.body
+    assert_refused(response, sandbox)
+
+
+def test_encoded_slashes_in_the_query_are_not_the_path(
+    served: Served, sandbox: SandboxAdmin
+) -> None:
+    # Only the path is checked: a redirectUrl is encoded in the query, as browsers send it.
+    target = API.encode() + b"/auth/google/url?redirectUrl=https%3A%2F%2Fbff.test%2Fdone"
+
+    response = served.send("GET", target)
+
+    assert response.status == 200, response.body
+    assert len(sandbox.requests()) == 1
 
 
 # -- connection ids ------------------------------------------------------------------------------
@@ -265,17 +327,19 @@ def test_unknown_route_under_the_api_is_not_found_without_upstream_request(
 ) -> None:
     response = served.send(method, target)
 
-    assert response.status in (404, 405), (response.status, response.body)
-    assert response.problem_code in ("not_found", "method_not_allowed")
-    if method == "GET":
-        assert (response.status, response.problem_code) == (404, "not_found")
+    if refused_raw_path(target):  # refused earlier, as an encoded separator
+        assert (response.status, response.problem_code) == (400, "invalid_path")
+    else:
+        assert response.status in (404, 405), (response.status, response.body)
+        assert response.problem_code in ("not_found", "method_not_allowed")
+        if method == "GET":
+            assert (response.status, response.problem_code) == (404, "not_found")
     assert sandbox.requests() == []
 
 
 # A trailing slash on an allowlisted path is another path: no redirect to the one without it.
 TRAILING_SLASHES = [
     ("GET", b"/api/v4/calendar-connections/connections/"),
-    ("GET", b"/api/v4/calendar-connections/connections%2f"),
     ("GET", b"/api/v4/calendar-connections/connections/conn-1/calendars/"),
     ("PATCH", b"/api/v4/calendar-connections/connections/conn-1/"),
     ("DELETE", b"/api/v4/calendar-connections/connections/conn-1/"),

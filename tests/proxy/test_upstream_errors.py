@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
+from email.utils import formatdate
 
 import httpx
 import pytest
@@ -196,24 +198,40 @@ def test_refused_api_key_is_upstream_unauthorized_and_an_error_log_without_the_k
 # -- meetergo's rate limit -----------------------------------------------------------------------
 
 
+# meetergo's 429 is an incident (the budget should prevent it): the service answers 429 and pauses
+# every call for meetergo's Retry-After, or BFF_UPSTREAM_RATE_LIMIT_PAUSE (20 s) without one. Each
+# test has a service of its own: the pause would hold up the tests after it.
+DEFAULT_PAUSE = "20"
+
+
 @pytest.mark.parametrize(
-    ("retry_after", "expected"), [(7, "7"), (120, "120"), (None, "60")], ids=["7", "120", "none"]
+    ("retry_after", "expected"),
+    [(7, "7"), (120, "120"), (None, DEFAULT_PAUSE)],
+    ids=["7", "120", "none"],
 )
 @pytest.mark.parametrize("operation", ["listConnections", "updateConnection"])
-def test_forced_429_is_upstream_rate_limited_with_retry_after(
-    bff: Bff, sandbox: SandboxAdmin, operation: str, retry_after: int | None, expected: str
+def test_forced_429_is_upstream_rate_limited_and_pauses(
+    make_bff: MakeBff,
+    sandbox: SandboxAdmin,
+    operation: str,
+    retry_after: int | None,
+    expected: str,
 ) -> None:
-    sandbox.faults(rate_limited=True, retry_after=retry_after)
+    bff = make_bff()
+    sandbox.faults(rate_limited=True, retry_after=retry_after, times=1)
 
     response = bff.operation(operation, UNKNOWN_ID)
 
-    assert_problem(response, 503, "upstream_rate_limited")
+    assert_problem(response, 429, "upstream_rate_limited")
     assert response.headers["retry-after"] == expected
     assert len(sandbox.requests()) == 1  # a 429 is not retried
+    paused = bff.operation(operation, UNKNOWN_ID)
+    assert_problem(paused, 429, "upstream_rate_limited")
+    assert 1 <= int(paused.headers["retry-after"]) <= int(expected)
+    assert len(sandbox.requests()) == 1  # the pause holds: meetergo got nothing more
 
 
 NOT_SECONDS = {
-    "http-date": b"Wed, 21 Oct 2026 07:28:00 GMT",
     "fraction": b"1.5",
     "negative": b"-3",
     "word": b"soon",
@@ -224,7 +242,7 @@ NOT_SECONDS = {
 
 
 @pytest.mark.parametrize("value", list(NOT_SECONDS.values()), ids=list(NOT_SECONDS))
-def test_retry_after_that_is_not_seconds_becomes_60(
+def test_retry_after_that_is_not_seconds_becomes_the_default_pause(
     make_bff: MakeBff, sandbox: SandboxAdmin, value: bytes
 ) -> None:
     # The sandbox only sends whole seconds: its forced 429 gets another Retry-After on the way.
@@ -236,8 +254,31 @@ def test_retry_after_that_is_not_seconds_becomes_60(
 
     response = bff.operation("listConnections")
 
-    assert_problem(response, 503, "upstream_rate_limited")
-    assert response.headers["retry-after"] == "60"
+    assert_problem(response, 429, "upstream_rate_limited")
+    assert response.headers["retry-after"] == DEFAULT_PAUSE
+
+
+@pytest.mark.parametrize(
+    ("offset", "low", "high"),
+    [(90, 85, 91), (-600, 1, 1), (86400, 3600, 3600)],
+    ids=["in-90-s", "in-the-past", "tomorrow"],
+)
+def test_retry_after_as_an_http_date_becomes_the_seconds_until_it(
+    make_bff: MakeBff, sandbox: SandboxAdmin, offset: int, low: int, high: int
+) -> None:
+    # RFC 9110 allows a date; the browser gets seconds (at least 1, at most an hour), not 60.
+    def retry_after(response: httpx.Response) -> list[tuple[bytes, bytes]]:
+        if response.status_code != 429:
+            return []
+        return [(b"retry-after", formatdate(time.time() + offset, usegmt=True).encode())]
+
+    bff = make_bff(transport=EditingTransport(retry_after))
+    sandbox.faults(rate_limited=True, retry_after=7)
+
+    response = bff.operation("listConnections")
+
+    assert_problem(response, 429, "upstream_rate_limited")
+    assert low <= int(response.headers["retry-after"]) <= high, response.headers["retry-after"]
 
 
 def test_spent_sandbox_bucket_is_upstream_rate_limited(
@@ -254,8 +295,8 @@ def test_spent_sandbox_bucket_is_upstream_rate_limited(
         other.close()
 
     assert [a.status_code for a in answers[:3]] == [200, 200, 200]
-    assert_problem(answers[3], 503, "upstream_rate_limited")
-    assert answers[3].headers["retry-after"] == "60"  # meetergo documents no Retry-After
+    assert_problem(answers[3], 429, "upstream_rate_limited")
+    assert answers[3].headers["retry-after"] == DEFAULT_PAUSE  # meetergo documents none
     assert len(seen) == 4
 
 
@@ -307,10 +348,11 @@ FAILED_STARTS = {
 
 @pytest.mark.parametrize("failure", list(FAILED_STARTS.values()), ids=list(FAILED_STARTS))
 def test_auth_url_meetergo_failed_sets_no_flow_cookie(
-    bff: Bff, sandbox: SandboxAdmin, failure: tuple[dict[str, object], str]
+    make_bff: MakeBff, sandbox: SandboxAdmin, failure: tuple[dict[str, object], str]
 ) -> None:
     # A flow meetergo never started must not take a place among the browser's recent flows.
     faults, code = failure
+    bff = make_bff()  # its own: meetergo's 429 pauses the service that met it
     sandbox.faults(**faults)
 
     response = bff.operation("getAuthUrl", params={"redirectUrl": "https://bff.test/settings"})
