@@ -185,6 +185,10 @@ def markdown_table(scenarios: dict[str, dict[str, Any]]) -> str:
         ("writes: 429 (with Retry-After) / 5xx", lambda f, t: _write_refusals(f["writes"])),
         ("writes: error codes", lambda f, t: _codes(f["writes"])),
         ("writes acknowledged but not applied", lambda f, t: _lost(f["writes"])),
+        (
+            "writes applied but reported failed",
+            lambda f, t: f["writes"]["applied_but_reported_failed"],
+        ),
         ("Retry-After on 429/503: seconds min / median / max", lambda f, t: _retry(f)),
         ("latency p50 / p99 ms", lambda f, t: _latency(f["latency_ms"])),
         ("useful answers", lambda f, t: f["useful_answers"]),
@@ -192,6 +196,7 @@ def markdown_table(scenarios: dict[str, dict[str, Any]]) -> str:
         ("theoretical max of useful answers", lambda f, t: t["max_useful"]),
         ("(the same without any cache)", lambda f, t: t["uncached"]),
         ("share of the theoretical max", lambda f, t: _share(f["share_of_theoretical_max"])),
+        ("share of planned requests", lambda f, t: _share(f["useful_answers"] / t["requests"])),
     ]
     header = "| | " + " | ".join(f"{name} {variant}" for name, variant, _, _ in columns) + " |"
     lines = [header, "|---" * (len(columns) + 1) + "|"]

@@ -47,7 +47,9 @@ def test_quota_efficiency_completes_and_its_figures_add_up(tmp_path: Path) -> No
     for name, scenario in report["scenarios"].items():
         theory = scenario["theory"]
         assert 0 < theory["max_useful"] <= theory["requests"], name
-        assert theory["budget_calls"] == 12 + 5  # burst + 60/min over a 5 s span
+        # burst + 60 a minute over the run's span (the plan's 5 s, or longer if the users ran late)
+        assert theory["span"] >= 4
+        assert theory["budget_calls"] == int(12 + theory["span"])
         direct = scenario["variants"]["direct"]
         # Without the service every user request is one call to meetergo, and every 429 the
         # users saw is one the sandbox counted.
