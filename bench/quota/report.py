@@ -90,6 +90,7 @@ def _writes(outcomes: list[Outcome], users: list[AppUser], state: dict[str, Any]
         if outcome.write:
             answered[(outcome.app_user, outcome.kind, outcome.target)] = outcome
     acknowledged = applied_count = lost = applied_unacknowledged = 0
+    by_kind: dict[str, Counter[str]] = {}
     for action, user in planned:
         answer = answered.get((action.app_user, action.kind, action.target))
         done = applied(action, user, state)
@@ -98,7 +99,14 @@ def _writes(outcomes: list[Outcome], users: list[AppUser], state: dict[str, Any]
         applied_count += done
         lost += ok and not done
         applied_unacknowledged += done and not ok
+        kind = by_kind.setdefault(action.kind, Counter())
+        kind["planned"] += 1
+        kind["acknowledged"] += ok
+        kind["applied"] += done
+        kind["acknowledged_but_not_applied"] += ok and not done
+        kind["applied_but_reported_failed"] += done and not ok
     return {
+        "by_kind": {kind: dict(counts) for kind, counts in sorted(by_kind.items())},
         "planned": len(planned),
         "sent": sum(o.write for o in outcomes),
         "acknowledged": acknowledged,
