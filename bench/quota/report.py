@@ -199,6 +199,7 @@ def markdown_table(scenarios: dict[str, dict[str, Any]]) -> str:
         ),
         ("Retry-After on 429/503: seconds min / median / max", lambda f, t: _retry(f)),
         ("latency p50 / p99 ms", lambda f, t: _latency(f["latency_ms"])),
+        ("users behind plan p50 / max s", lambda f, t: _late(f.get("plan_lateness_s"))),
         ("useful answers", lambda f, t: f["useful_answers"]),
         ("user requests planned (all answered)", lambda f, t: t["requests"]),
         ("theoretical max of useful answers", lambda f, t: t["max_useful"]),
@@ -250,6 +251,12 @@ def _retry(figures: dict[str, Any]) -> str:
     if not mins:
         return "-"
     return f"{min(mins):g} / {statistics.median(medians):g} / {max(maxes):g}"
+
+
+def _late(lateness: dict[str, Any] | None) -> str:
+    if not lateness or lateness["p50"] is None:
+        return "-"
+    return f"{lateness['p50']:.2f} / {lateness['max']:.1f}"
 
 
 def _latency(latency: dict[str, Any]) -> str:

@@ -120,6 +120,8 @@ class BaseUser:
         self.sandbox_url = sandbox_url
         self.started = started
         self.outcomes = outcomes
+        self.lateness: list[float] = []
+        """Per action, how long after its planned moment it began: the client keeping up?"""
 
     # -- what a variant supplies -----------------------------------------------------------------
     async def send(
@@ -139,6 +141,7 @@ class BaseUser:
                 await asyncio.sleep(delay)
             if time.monotonic() > deadline:
                 return
+            self.lateness.append(max(0.0, time.monotonic() - self.started - action.time))
             await self.perform(action)
 
     async def perform(self, action: Action) -> None:
