@@ -75,6 +75,16 @@ def test_traffic_can_be_read_for_one_key(start_sandbox: StartSandbox) -> None:
     assert traffic(sandbox, key=MEMBER_BUCKET)["calls"] == 1
 
 
+def test_the_traffic_names_keys_without_their_secrets(sandbox: Sandbox) -> None:
+    calls(sandbox, 1, ADMIN_KEY)
+    calls(sandbox, 1, MEMBER_KEY)
+    raw = sandbox.client().get("/_sandbox/traffic").text
+    assert traffic(sandbox, key=ADMIN_BUCKET)["calls"] == 1
+    for secret in ("sandbox-admin-secret-0001", "sandbox-member-secret-0002"):
+        assert secret not in raw
+        assert traffic(sandbox, key=f"{ADMIN_BUCKET}:{secret}")["calls"] == 0
+
+
 def test_only_api_calls_count_unauthenticated_ones_included(sandbox: Sandbox) -> None:
     sandbox.client().get("/healthz")
     sandbox.client().get("/consent/google", params={"state": "x"})
