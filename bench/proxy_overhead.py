@@ -48,34 +48,36 @@ import os
 import platform
 import secrets
 import shlex
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
 from app.session.cookie import SECURE_NAME
 from app.session.tickets import mint_ticket
+from bench.processes import (
+    LOOPBACK,
+    REPO_ROOT,
+    Server,
+    start_server,
+    stop_server,
+    wait_until_up,
+)
 from sandbox.seed import ALICE_ID, MEMBER_KEY
-from tests.support.servers import bind_ephemeral
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-LOOPBACK = "127.0.0.1"
 UPSTREAM_PATH = "/v4/calendar-connections/connections"
 SERVICE_PATH = "/api" + UPSTREAM_PATH
 HEALTH_PATH = "/healthz"
 AUDIENCE = "meetergo-calendar-bff"
 
 REQUEST_TIMEOUT = 10.0
-STARTUP_SECONDS = 30.0
 MAX_ERRORS = 50
 LIMITS = {
     "requests": (1, 100_000),
@@ -101,93 +103,6 @@ VARIANTS = (
 
 
 # -- the servers ---------------------------------------------------------------------------------
-
-
-@dataclass
-class Server:
-    name: str
-    url: str
-    process: subprocess.Popen[bytes]
-    stderr: IO[bytes]
-
-    def stderr_tail(self, chars: int = 2000) -> str:
-        self.stderr.seek(0)
-        return self.stderr.read().decode(errors="replace")[-chars:]
-
-
-def _child_environment() -> dict[str, str]:
-    """This environment without anything that would configure the servers behind our back."""
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("BFF_", "SANDBOX_")) and name != "PYTHONASYNCIODEBUG"
-    }
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
-    return env
-
-
-def _start_server(role: str, settings: dict[str, Any], max_seconds: float) -> Server:
-    sock = bind_ephemeral(LOOPBACK)
-    url = f"http://{LOOPBACK}:{sock.getsockname()[1]}"
-    settings = settings | {"public_url": url}  # both name their own URL: authUrls, origins
-    stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed in _stop_server
-    try:
-        process = subprocess.Popen(  # noqa: S603 - our own interpreter and module, fixed arguments
-            [
-                sys.executable,
-                "-m",
-                "bench.server",
-                role,
-                "--fd",
-                str(sock.fileno()),
-                "--max-seconds",
-                str(max_seconds),
-            ],
-            cwd=REPO_ROOT,
-            env=_child_environment(),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,  # the service's JSON access log: written, then dropped
-            stderr=stderr,
-            pass_fds=(sock.fileno(),),
-        )
-    finally:
-        sock.close()  # the child holds its own copy; only it accepts
-    assert process.stdin is not None
-    process.stdin.write(json.dumps(settings).encode() + b"\n")
-    process.stdin.flush()
-    return Server(role, url, process, stderr)
-
-
-def _stop_server(server: Server) -> None:
-    process = server.process
-    with contextlib.suppress(OSError):
-        if process.stdin is not None:
-            process.stdin.close()  # EOF: the server exits by itself
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
-    server.stderr.close()
-
-
-def _wait_until_up(server: Server, client: httpx.Client) -> None:
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while True:
-        if server.process.poll() is not None:
-            raise RuntimeError(f"the {server.name} exited at start:\n{server.stderr_tail()}")
-        try:
-            if client.get(server.url + HEALTH_PATH, timeout=1.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"the {server.name} did not start:\n{server.stderr_tail()}")
-        time.sleep(0.05)
 
 
 @dataclass(frozen=True)
@@ -235,21 +150,21 @@ def running_stack(*, concurrency: int, log_level: str, max_seconds: float) -> It
     lifetime = max_seconds + 120  # the children's own hard limit: measurement plus set-up
     started: list[Server] = []
     try:
-        sandbox = _start_server("sandbox", sandbox_settings(), lifetime)
+        sandbox = start_server("sandbox", sandbox_settings(), lifetime)
         started.append(sandbox)
         ticket_secret = secrets.token_urlsafe(32)
         settings = service_settings(
             sandbox.url, concurrency=concurrency, log_level=log_level, ticket_secret=ticket_secret
         )
-        service = _start_server("service", settings, lifetime)
+        service = start_server("service", settings, lifetime)
         started.append(service)
         with httpx.Client(trust_env=False) as probe:
-            _wait_until_up(sandbox, probe)
-            _wait_until_up(service, probe)
+            wait_until_up(sandbox, probe)
+            wait_until_up(service, probe)
         yield Stack(sandbox, service, ticket_secret)
     finally:
         for server in reversed(started):
-            _stop_server(server)
+            stop_server(server)
 
 
 # -- set-up: one connection for Alice, one session -----------------------------------------------

@@ -1,13 +1,15 @@
-"""The sandbox's own endpoints: seed, reset, faults, request log, liveness."""
+"""The sandbox's own endpoints: seed, reset, faults, request log, traffic, state, liveness."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
 
 from sandbox.clock import utc_now
 from sandbox.faults import FaultConfig
-from sandbox.recorder import LOG_PATH
+from sandbox.recorder import LOG_PATH, TRAFFIC_PATH
 from sandbox.runtime import RuntimeDep
 from sandbox.seed import seed_document
 
@@ -80,3 +82,29 @@ async def revoke_connection(connection_id: str, runtime: RuntimeDep) -> JSONResp
         return JSONResponse({"detail": "no such connection"}, status_code=404)
     runtime.connections.revoke(connection, utc_now())
     return JSONResponse(connection.to_json())
+
+
+@router.get(TRAFFIC_PATH)
+async def get_traffic(
+    runtime: RuntimeDep,
+    window: Annotated[float, Query(gt=0, le=86400)] = 60,
+    key: str | None = None,
+) -> JSONResponse:
+    """API calls per ``window`` seconds, 429s among them, and the busiest window anywhere."""
+    return JSONResponse(runtime.traffic.report(window, key))
+
+
+@router.delete(TRAFFIC_PATH, status_code=204)
+async def clear_traffic(runtime: RuntimeDep) -> Response:
+    runtime.traffic.clear()
+    return Response(status_code=204)
+
+
+@router.get("/_sandbox/state")
+async def get_state(runtime: RuntimeDep) -> JSONResponse:
+    """Every user's connections as the API would list them, without spending a token."""
+    users = {
+        user: [connection.to_json() for connection in connections]
+        for user, connections in runtime.connections.all().items()
+    }
+    return JSONResponse({"users": users})

@@ -50,7 +50,7 @@ def create_sandbox_app(
     app.include_router(admin.router)
     # Added last runs first: the recorder sees every request, even one a fault cuts short.
     app.add_middleware(FaultInjector, faults=runtime.faults)
-    app.add_middleware(RequestRecorder, log=runtime.log)
+    app.add_middleware(RequestRecorder, log=runtime.log, traffic=runtime.traffic)
     return app
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Annotated
@@ -17,8 +18,9 @@ from sandbox.errors import (
     TooManyRequestsError,
     UnauthorizedError,
 )
-from sandbox.runtime import RuntimeDep
-from sandbox.seed import KEYS_BY_TOKEN, USERS_BY_ID, ApiKey, User
+from sandbox.recorder import KEY_SCOPE_KEY, RATE_LIMITED_SCOPE_KEY
+from sandbox.runtime import RuntimeDep, SandboxRuntime
+from sandbox.seed import KEYS_BY_TOKEN, ApiKey, User
 
 USER_HEADER = "x-meetergo-api-user-id"
 MISSING_AUTHORIZATION = "Missing authorization header"
@@ -49,8 +51,8 @@ def _key_of(authorization: str) -> ApiKey:
     return key
 
 
-def _user_of(key: ApiKey, user_id: str) -> User:
-    user = USERS_BY_ID.get(user_id.lower()) if _UUID.match(user_id) else None
+def _user_of(users: dict[str, User], key: ApiKey, user_id: str) -> User:
+    user = users.get(user_id.lower()) if _UUID.match(user_id) else None
     if user is None or user.company_id != key.company_id:
         raise NotFoundError(USER_NOT_FOUND)
     return user
@@ -62,15 +64,18 @@ async def authenticate(request: Request, runtime: RuntimeDep) -> Actor:
     if not authorization:
         raise UnauthorizedError(MISSING_AUTHORIZATION)
     key = _key_of(authorization)
-    if not runtime.limiter.take(assumptions.rate_limit_bucket(key.bucket_id)):
-        raise TooManyRequestsError(TOO_MANY_REQUESTS)
+    bucket = assumptions.rate_limit_bucket(key.bucket_id)
+    request.scope[KEY_SCOPE_KEY] = bucket
+    if not runtime.limiter.take(bucket):
+        request.scope[RATE_LIMITED_SCOPE_KEY] = True
+        raise TooManyRequestsError(TOO_MANY_REQUESTS, headers=_retry_after(runtime, bucket))
 
     user_header = request.headers.get(USER_HEADER)
     if not user_header:
         if key.owner_id is None:
             raise BadRequestError(MISSING_USER_HEADER)
         user_header = key.owner_id
-    user = _user_of(key, user_header)
+    user = _user_of(runtime.users, key, user_header)
     if key.owner_id is not None and user.id != key.owner_id:
         raise ForbiddenError(assumptions.FORBIDDEN_MESSAGE)
 
@@ -78,10 +83,21 @@ async def authenticate(request: Request, runtime: RuntimeDep) -> Actor:
     if named:
         named_id = named[0] if len(named) == 1 else ""
         if key.may_act_for_others:
-            user = _user_of(key, named_id)
+            user = _user_of(runtime.users, key, named_id)
         elif named_id.lower() != user.id:
             raise ForbiddenError(assumptions.FORBIDDEN_MESSAGE)
     return Actor(key, user)
+
+
+def _retry_after(runtime: SandboxRuntime, bucket: str) -> dict[str, str]:
+    """meetergo sends no Retry-After; ``SANDBOX_RATE_LIMIT_RETRY_AFTER`` can make it send one."""
+    setting = runtime.settings.rate_limit_retry_after
+    if setting == "none":
+        return {}
+    if setting == "computed":
+        seconds = math.ceil(runtime.limiter.seconds_until_token(bucket))
+        return {"Retry-After": str(max(1, seconds))}
+    return {"Retry-After": str(setting)}
 
 
 ActorDep = Annotated[Actor, Depends(authenticate)]

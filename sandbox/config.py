@@ -23,15 +23,37 @@ class SandboxSettings(BaseSettings):
         default="http://127.0.0.1:8001",
         description="where browsers reach the sandbox; the base of every authUrl",
     )
-    rate_limit_per_minute: float = Field(default=100, gt=0)
-    rate_limit_burst: int = Field(default=200, ge=1)
+    rate_limit_per_minute: float = Field(
+        default=100, gt=0, description="tokens a key's bucket regains per minute (meetergo: 100)"
+    )
+    rate_limit_burst: int = Field(
+        default=200, ge=1, description="a key's bucket holds this many tokens (meetergo: 200)"
+    )
+    rate_limit_retry_after: Literal["none", "computed"] | Annotated[int, Field(ge=0)] = Field(
+        default="none",
+        description="Retry-After on a rate-limited 429: none (meetergo sends none), computed "
+        "(whole seconds until the bucket has a token) or a fixed number of seconds",
+    )
+    users: int = Field(
+        default=0,
+        ge=0,
+        le=100_000,
+        description="generated users of the sandbox company, each with 1-3 connections",
+    )
     validation_message_form: Literal["list", "string"] = "list"
     result_params: Literal["current", "legacy"] = "current"
     redirect_query: Literal["keep", "drop"] = "keep"
     faults: Annotated[FaultConfig, NoDecode] = Field(default_factory=FaultConfig)
     random_seed: int = 0
     state_ttl_seconds: float = Field(default=600, gt=0)
-    request_log_size: int = Field(default=1000, ge=1)
+    request_log_size: int = Field(
+        default=1000, ge=1, description="the request log keeps this many newest entries"
+    )
+    traffic_log_size: int = Field(
+        default=200_000,
+        ge=1,
+        description="API calls kept for GET /_sandbox/traffic (a few numbers each)",
+    )
 
     @field_validator("faults", mode="before")
     @classmethod

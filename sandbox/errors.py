@@ -33,8 +33,9 @@ class SandboxError(Exception):
 
     status_code = 500
 
-    def __init__(self, message: str | None = None) -> None:
+    def __init__(self, message: str | None = None, headers: dict[str, str] | None = None) -> None:
         self.message = message or default_message(self.status_code)
+        self.headers = headers or {}
         super().__init__(self.message)
 
     def body(self, form: MessageForm) -> dict[str, object]:
@@ -101,7 +102,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(SandboxError)
     async def sandbox_error(request: Request, exc: SandboxError) -> JSONResponse:
-        return JSONResponse(exc.body(_message_form(request)), status_code=exc.status_code)
+        return JSONResponse(
+            exc.body(_message_form(request)), status_code=exc.status_code, headers=exc.headers
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def http_exception(request: Request, exc: StarletteHTTPException) -> JSONResponse:

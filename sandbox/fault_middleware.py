@@ -12,6 +12,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from sandbox.asgi import read_body, replaying, wait_for_disconnect
 from sandbox.errors import default_message, nest_body
 from sandbox.faults import ActiveFaults, FaultConfig
+from sandbox.recorder import RATE_LIMITED_SCOPE_KEY
 from sandbox.tcp_reset import reset_connection
 
 logger = logging.getLogger("sandbox.faults")
@@ -50,6 +51,7 @@ class FaultInjector:
         elif fault.hang and await _client_left_during(fault.hang_seconds, receive):
             pass  # nobody is left to answer
         elif fault.rate_limited:
+            scope[RATE_LIMITED_SCOPE_KEY] = True
             await _send_json(send, 429, nest_body(429, "Too Many Requests"), _retry_after(fault))
         elif fault.error_rate and self.faults.random.random() < fault.error_rate:
             status = self.faults.random.choice(fault.error_statuses)

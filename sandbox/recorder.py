@@ -1,4 +1,8 @@
-"""The request log: every request the sandbox receives, secrets masked, the last N kept."""
+"""The request log: every request the sandbox receives, secrets masked, the last N kept.
+
+The same middleware notes every API call (``/v4/...``) in the traffic log, with a few numbers
+only, for counting calls and 429s per minute over longer runs than the request log holds.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +12,21 @@ from collections import deque
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sandbox.asgi import read_body, replaying
 from sandbox.clock import iso8601, utc_now
+from sandbox.traffic import API_PREFIX, Call, TrafficLog
 
 LOG_PATH = "/_sandbox/requests"
+TRAFFIC_PATH = "/_sandbox/traffic"
+UNRECORDED_PATHS = frozenset({LOG_PATH, TRAFFIC_PATH})
 MASK = "***"
+
+RATE_LIMITED_SCOPE_KEY = "sandbox.rate_limited"
+"""Set in a request's scope when it is answered 429 by the rate limit (or the forced fault)."""
+KEY_SCOPE_KEY = "sandbox.key"
+"""Set in a request's scope to the bucket id of the key that authenticated it."""
 
 _PLATFORM_KEY = re.compile(
     r"(ak_live:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}):"
@@ -61,7 +73,7 @@ def _decode_body(raw: bytes) -> object:
     return parsed
 
 
-@dataclass(frozen=True)
+@dataclass
 class RecordedRequest:
     method: str
     path: str
@@ -69,6 +81,9 @@ class RecordedRequest:
     headers: dict[str, str]
     body: object
     time: str
+    status: int | None = None
+    """The answer's status, once one is sent; None while pending or when none ever is."""
+    rate_limited: bool = False
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -78,6 +93,8 @@ class RecordedRequest:
             "headers": self.headers,
             "body": self.body,
             "time": self.time,
+            "status": self.status,
+            "rateLimited": self.rate_limited,
         }
 
 
@@ -117,16 +134,34 @@ class RequestLog:
 
 
 class RequestRecorder:
-    """ASGI middleware: log a request as it arrives, before anything can fail or cut it short."""
+    """ASGI middleware: log a request as it arrives, before anything can fail or cut it short;
+    note its status and whether it was rate-limited when it is answered."""
 
-    def __init__(self, app: ASGIApp, log: RequestLog) -> None:
+    def __init__(self, app: ASGIApp, log: RequestLog, traffic: TrafficLog) -> None:
         self.app = app
         self.log = log
+        self.traffic = traffic
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] == LOG_PATH:
+        if scope["type"] != "http" or scope["path"] in UNRECORDED_PATHS:
             await self.app(scope, receive, send)
             return
+        arrived = self.traffic.now()
         body = await read_body(receive)
-        self.log.add(record_of(scope, body))
-        await self.app(scope, replaying(body, receive), send)
+        entry = record_of(scope, body)
+        self.log.add(entry)
+
+        async def noting_status(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                entry.status = message["status"]
+                entry.rate_limited = bool(scope.get(RATE_LIMITED_SCOPE_KEY))
+            await send(message)
+
+        try:
+            await self.app(scope, replaying(body, receive), noting_status)
+        finally:
+            if scope["path"].startswith(API_PREFIX):
+                key = scope.get(KEY_SCOPE_KEY)
+                self.traffic.add(
+                    Call(arrived, entry.status, entry.rate_limited, key if key else None)
+                )

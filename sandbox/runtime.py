@@ -13,7 +13,9 @@ from sandbox.consent.flows import FlowStore
 from sandbox.faults import ActiveFaults
 from sandbox.ratelimit import RateLimiter
 from sandbox.recorder import RequestLog
+from sandbox.seed import User, seeded_connections, users_of
 from sandbox.store import ConnectionStore
+from sandbox.traffic import TrafficLog
 
 
 @dataclass
@@ -25,10 +27,12 @@ class SandboxRuntime:
     limiter: RateLimiter
     faults: ActiveFaults
     log: RequestLog
+    traffic: TrafficLog
+    users: dict[str, User]
 
     @classmethod
     def start(cls, settings: SandboxSettings, clock: Clock) -> SandboxRuntime:
-        return cls(
+        runtime = cls(
             settings=settings,
             clock=clock,
             connections=ConnectionStore(),
@@ -40,15 +44,34 @@ class SandboxRuntime:
             ),
             faults=ActiveFaults(settings.faults, settings.random_seed),
             log=RequestLog(settings.request_log_size),
+            traffic=TrafficLog(settings.traffic_log_size, clock),
+            users=users_of(settings),
         )
+        runtime.seed_connections()
+        return runtime
 
     def reset(self) -> None:
-        """State, rate-limit buckets, faults and log back to how the sandbox started."""
+        """State, rate-limit buckets, faults and logs back to how the sandbox started."""
         self.connections.clear()
+        self.seed_connections()
         self.flows.clear()
         self.limiter.reset()
         self.faults.reset()
         self.log.clear()
+        self.traffic.clear()
+
+    def seed_connections(self) -> None:
+        """The generated users' connections (``SANDBOX_USERS``), the same on every start."""
+        for number in range(1, self.settings.users + 1):
+            for seeded in seeded_connections(number):
+                self.connections.create(
+                    seeded.user_id,
+                    seeded.provider,
+                    seeded.email,
+                    set_as_calendar_sync=False,
+                    now=seeded.created_at,
+                    connection_id=seeded.id,
+                )
 
 
 def runtime_of(app: FastAPI) -> SandboxRuntime:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from sandbox.clock import utc_now
@@ -76,6 +77,73 @@ KEYS: tuple[ApiKey, ...] = (
 USERS_BY_ID = {user.id: user for user in USERS}
 KEYS_BY_TOKEN = {key.token: key for key in KEYS}
 
+# -- generated users (SANDBOX_USERS) ----------------------------------------------------------
+# Load tests need hundreds of distinct meetergo users. They are derived from their number alone
+# (uuid5 in a fixed namespace), so a benchmark can compute every id and connection it will meet.
+
+GENERATED_NAMESPACE = uuid.UUID("5a4d0b0e-6d65-4574-8e67-6f73616e6478")
+GENERATED_PROVIDERS: tuple[str, ...] = ("google", "outlook", "google")
+"""Provider of a generated user's first, second and third connection."""
+GENERATED_CONNECTED_AT = datetime(2025, 1, 6, 9, 0, tzinfo=UTC)
+
+
+def generated_user_id(number: int) -> str:
+    """The id of generated user ``number`` (1-based)."""
+    return str(uuid.uuid5(GENERATED_NAMESPACE, f"user-{number}"))
+
+
+def generated_user(number: int) -> User:
+    return User(
+        generated_user_id(number),
+        f"Load User {number:04d}",
+        COMPANY_ID,
+        is_admin=False,
+        email=f"user{number:04d}@acme-demo.example",
+    )
+
+
+def generated_users(count: int) -> tuple[User, ...]:
+    return tuple(generated_user(number) for number in range(1, count + 1))
+
+
+@dataclass(frozen=True)
+class SeededConnection:
+    """A calendar connection that exists when the sandbox starts (generated users only)."""
+
+    id: str
+    user_id: str
+    provider: str
+    email: str
+    created_at: datetime
+
+
+def seeded_connections(number: int) -> tuple[SeededConnection, ...]:
+    """Generated user ``number`` has 1, 2 or 3 connections (``1 + (number - 1) % 3``).
+
+    Google, then Microsoft 365, then a second Google account; the first is the primary one. Each
+    has the three calendars every new connection has (see ``providers.calendars_for``).
+    """
+    user_id = generated_user_id(number)
+    connections = []
+    for index in range(1 + (number - 1) % 3):
+        provider = GENERATED_PROVIDERS[index]
+        domain = "gmail.example" if provider == "google" else "outlook.example"
+        connections.append(
+            SeededConnection(
+                id=str(uuid.uuid5(GENERATED_NAMESPACE, f"user-{number}/connection-{index}")),
+                user_id=user_id,
+                provider=provider,
+                email=f"user{number:04d}.{index}@{domain}",
+                created_at=GENERATED_CONNECTED_AT + timedelta(minutes=index),
+            )
+        )
+    return tuple(connections)
+
+
+def users_of(settings: SandboxSettings) -> dict[str, User]:
+    """Every user this sandbox knows, by id: the fixed ones, then ``settings.users`` generated."""
+    return {user.id: user for user in (*USERS, *generated_users(settings.users))}
+
 
 def consent_url_base(settings: SandboxSettings) -> str:
     return f"{settings.public_url}/consent/"
@@ -96,7 +164,11 @@ def seed_document(settings: SandboxSettings) -> dict[str, object]:
             }
             for key in KEYS
         ],
-        "users": [_user_document(user) for user in USERS if user.company_id == COMPANY_ID],
+        "users": [
+            _user_document(user)
+            for user in (*USERS, *generated_users(settings.users))
+            if user.company_id == COMPANY_ID
+        ],
         "otherCompany": {
             "id": OTHER_COMPANY_ID,
             "name": OTHER_COMPANY_NAME,
@@ -125,6 +197,13 @@ def seed_summary(settings: SandboxSettings) -> str:
         company = COMPANY_NAME if user.company_id == COMPANY_ID else OTHER_COMPANY_NAME
         role = "admin" if user.is_admin else "member"
         lines.append(f"  {user.id}  {user.name} ({role}, {company})")
+    if settings.users:
+        first, last = generated_user(1), generated_user(settings.users)
+        lines.append(
+            f"  plus {settings.users} generated users of {COMPANY_NAME}, 1-3 connections each: "
+            f"{first.id} ({first.name}) ... {last.id} ({last.name}); "
+            "GET /_sandbox/seed lists them"
+        )
     lines.append(f"consent screens: {consent_url_base(settings)}{{{','.join(CONSENT_PROVIDERS)}}}")
     return "\n".join(lines)
 

@@ -113,6 +113,10 @@ class ConnectionStore:
     def clear(self) -> None:
         self._by_user.clear()
 
+    def all(self) -> dict[str, list[Connection]]:
+        """Every user's connections, oldest first; users without any are left out."""
+        return {user: list(conns) for user, conns in self._by_user.items() if conns}
+
     def list(self, user_id: str) -> list[Connection]:
         """The user's connections, oldest first."""
         return list(self._by_user.get(user_id, []))
@@ -136,7 +140,14 @@ class ConnectionStore:
         return None
 
     def create(
-        self, user_id: str, provider: str, email: str, *, set_as_calendar_sync: bool, now: datetime
+        self,
+        user_id: str,
+        provider: str,
+        email: str,
+        *,
+        set_as_calendar_sync: bool,
+        now: datetime,
+        connection_id: str | None = None,
     ) -> Connection:
         connections = self._by_user.setdefault(user_id, [])
         is_primary, calendar_sync = assumptions.new_connection_role(
@@ -149,7 +160,7 @@ class ConnectionStore:
         ]
         account_primary = next(c.id for c in calendars if c.is_account_primary)
         connection = Connection(
-            id=str(uuid.uuid4()),
+            id=connection_id or str(uuid.uuid4()),
             user_id=user_id,
             provider=provider,
             email=email,

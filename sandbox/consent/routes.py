@@ -21,7 +21,6 @@ from sandbox.consent.flows import ConsentFlow
 from sandbox.consent.pages import consent_page, error_page, html_response, result_page
 from sandbox.providers import CONSENT_PROVIDERS
 from sandbox.runtime import RuntimeDep, SandboxRuntime
-from sandbox.seed import USERS_BY_ID
 
 router = APIRouter()
 
@@ -72,7 +71,7 @@ async def show_consent(provider: str, request: Request, runtime: RuntimeDep) -> 
     flow = runtime.flows.find(request.query_params.get("state", ""), provider)
     if flow is None:
         return _bad_state()
-    return _consent_response(runtime, flow, email=USERS_BY_ID[flow.user_id].email)
+    return _consent_response(runtime, flow, email=runtime.users[flow.user_id].email)
 
 
 @router.post("/consent/{provider}")

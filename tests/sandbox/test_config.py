@@ -31,6 +31,9 @@ def test_the_defaults_match_the_documentation() -> None:
     assert settings.random_seed == 0
     assert settings.state_ttl_seconds == 600
     assert settings.request_log_size == 1000
+    assert settings.rate_limit_retry_after == "none"
+    assert settings.users == 0
+    assert settings.traffic_log_size == 200_000
 
 
 def test_settings_are_read_from_sandbox_environment_variables(
@@ -43,7 +46,14 @@ def test_settings_are_read_from_sandbox_environment_variables(
     monkeypatch.setenv("SANDBOX_REDIRECT_QUERY", "drop")
     monkeypatch.setenv("SANDBOX_RANDOM_SEED", "42")
     monkeypatch.setenv("SANDBOX_FAULTS", '{"error_rate": 0.25, "paths": ["/set-primary"]}')
+    monkeypatch.setenv("SANDBOX_USERS", "500")
+    monkeypatch.setenv("SANDBOX_RATE_LIMIT_RETRY_AFTER", "computed")
+    monkeypatch.setenv("SANDBOX_REQUEST_LOG_SIZE", "50")
+    monkeypatch.setenv("SANDBOX_TRAFFIC_LOG_SIZE", "10")
     settings = SandboxSettings()
+    assert settings.users == 500
+    assert settings.rate_limit_retry_after == "computed"
+    assert (settings.request_log_size, settings.traffic_log_size) == (50, 10)
     assert settings.port == 9100
     assert settings.public_url == "https://sandbox.example"
     assert settings.validation_message_form == "string"
@@ -62,6 +72,11 @@ def test_settings_are_read_from_sandbox_environment_variables(
         ("SANDBOX_FAULTS", '{"unknown_fault": true}'),
         ("SANDBOX_FAULTS", "not json"),
         ("SANDBOX_RATE_LIMIT_BURST", "0"),
+        ("SANDBOX_RATE_LIMIT_RETRY_AFTER", "later"),
+        ("SANDBOX_RATE_LIMIT_RETRY_AFTER", "-1"),
+        ("SANDBOX_USERS", "-1"),
+        ("SANDBOX_USERS", "many"),
+        ("SANDBOX_TRAFFIC_LOG_SIZE", "0"),
         ("SANDBOX_PORT", "70000"),
     ],
 )
@@ -84,6 +99,11 @@ def test_the_public_url_must_be_an_absolute_http_url(public_url: str) -> None:
 def test_faults_that_are_not_json_are_refused_with_an_example() -> None:
     with pytest.raises(ValidationError, match="SANDBOX_FAULTS must be a JSON object"):
         SandboxSettings(faults="error_rate=1")
+
+
+def test_a_fixed_retry_after_is_read_as_seconds(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SANDBOX_RATE_LIMIT_RETRY_AFTER", "30")
+    assert SandboxSettings().rate_limit_retry_after == 30
 
 
 def test_unknown_settings_are_refused() -> None:

@@ -117,3 +117,62 @@ def test_consent_and_admin_requests_spend_no_tokens(start_sandbox: StartSandbox)
     for path in ["/healthz", "/_sandbox/seed", "/_sandbox/faults", "/consent/google?state=x"]:
         browser.get(path)
     assert sandbox.api().get(CONNECTIONS).status_code == 200
+
+
+def test_a_bucket_says_how_long_until_its_next_token() -> None:
+    bucket = TokenBucket(capacity=1, refill_per_second=0.5, now=0)
+    assert bucket.seconds_until_token(0) == 0
+    assert bucket.take(0)
+    assert bucket.seconds_until_token(0) == 2
+    assert bucket.seconds_until_token(1.5) == pytest.approx(0.5)
+    assert bucket.take(2)
+
+
+def test_a_computed_retry_after_says_when_the_next_token_comes(
+    start_sandbox: StartSandbox,
+) -> None:
+    sandbox = start_sandbox(
+        rate_limit_per_minute=6, rate_limit_burst=1, rate_limit_retry_after="computed"
+    )
+    api = sandbox.api()
+    assert api.get(CONNECTIONS).status_code == 200
+    refused = api.get(CONNECTIONS)
+    assert refused.status_code == 429
+    assert refused.json() == TOO_MANY
+    assert refused.headers["retry-after"] == "10"
+    sandbox.clock.advance(6.5)
+    assert api.get(CONNECTIONS).headers["retry-after"] == "4"  # 3.5 s, rounded up
+    sandbox.clock.advance(3.4)
+    assert api.get(CONNECTIONS).headers["retry-after"] == "1"  # never 0 while refusing
+    sandbox.clock.advance(0.1)
+    assert api.get(CONNECTIONS).status_code == 200
+
+
+def test_a_fixed_retry_after_is_sent_as_configured(start_sandbox: StartSandbox) -> None:
+    sandbox = start_sandbox(rate_limit_burst=1, rate_limit_retry_after=30)
+    api = sandbox.api()
+    api.get(CONNECTIONS)
+    refused = api.get(CONNECTIONS)
+    assert (refused.status_code, refused.headers["retry-after"]) == (429, "30")
+
+
+def test_the_request_log_says_which_answers_were_rate_limited(start_sandbox: StartSandbox) -> None:
+    sandbox = start_sandbox(rate_limit_burst=2)
+    api = sandbox.api()
+    assert [api.get(CONNECTIONS).status_code for _ in range(3)] == [200, 200, 429]
+    sandbox.client().get("/healthz")
+    log = sandbox.client().get("/_sandbox/requests").json()
+    assert [(e["path"], e["status"], e["rateLimited"]) for e in log] == [
+        (CONNECTIONS, 200, False),
+        (CONNECTIONS, 200, False),
+        (CONNECTIONS, 429, True),
+        ("/healthz", 200, False),
+    ]
+
+
+def test_a_forced_429_is_logged_as_rate_limited(sandbox: Sandbox) -> None:
+    admin = sandbox.client()
+    assert admin.put("/_sandbox/faults", json={"rate_limited": True, "times": 1}).is_success
+    assert sandbox.api().get(CONNECTIONS).status_code == 429
+    [entry] = admin.get("/_sandbox/requests", params={"path_prefix": "/v4"}).json()
+    assert (entry["status"], entry["rateLimited"]) == (429, True)

@@ -32,7 +32,9 @@ def test_an_api_request_is_recorded_with_method_path_query_headers_body_and_time
         headers={"X-Custom": "Yes"},
     )
     [entry] = log_of(sandbox)
-    assert list(entry) == ["method", "path", "query", "headers", "body", "time"]
+    assert list(entry) == [
+        "method", "path", "query", "headers", "body", "time", "status", "rateLimited"
+    ]  # fmt: skip
     assert entry["method"] == "PATCH"
     assert entry["path"] == f"{CONNECTIONS}/abc"
     assert entry["query"] == [["userId", ALICE_ID], ["tag", "a"], ["tag", ""]]
@@ -45,6 +47,8 @@ def test_an_api_request_is_recorded_with_method_path_query_headers_body_and_time
     assert entry["body"] == {"validateAvailability": False}
     assert isinstance(entry["time"], str)
     assert ISO_UTC.match(entry["time"])
+    assert entry["status"] == 404
+    assert entry["rateLimited"] is False
 
 
 def test_a_body_that_is_not_json_is_recorded_as_text(sandbox: Sandbox) -> None:
