@@ -292,10 +292,23 @@ def run_scenario(args: argparse.Namespace, scenario: Scenario) -> dict[str, Any]
         )
         for ttl in (args.theory_ttl, 0.0)
     )
+    # What a perfect scheduler could serve within the service's own budget: at most N calls in
+    # any 60 s window, no burst on top (the budget's sliding window), the same reads and writes.
+    within_budget = theoretical_maximum(
+        requests,
+        ttl=args.theory_ttl,
+        rate_per_minute=_service_budget(args),
+        burst=0,
+        span=max(span, 60.0),
+    )
     variants = {}
     for name, (traffic, state) in observed.items():
         mine = [o for o in outcomes if o.variant == name]
         variants[name] = variant_figures(mine, users, state, traffic, bound)
+        useful = variants[name]["useful_answers"]
+        variants[name]["share_of_budget_max"] = (
+            round(useful / within_budget.max_useful, 4) if within_budget.max_useful else None
+        )
         late = sorted(driven.lateness[name])
         variants[name]["plan_lateness_s"] = {
             "p50": _rounded(percentile(late, 50)),
@@ -308,9 +321,15 @@ def run_scenario(args: argparse.Namespace, scenario: Scenario) -> dict[str, Any]
         "elapsed_seconds": round(elapsed, 1),
         "theory": bound.to_json(),
         "theory_without_cache": uncached.to_json(),
+        "theory_within_budget": within_budget.to_json(),
         "variants": variants,
         "outcomes": [dataclasses.asdict(o) for o in outcomes] if args.keep_outcomes else None,
     }
+
+
+def _service_budget(args: argparse.Namespace) -> float:
+    """The replicas' BFF_BUDGET_PER_MINUTE: from --service-env, else the service's default."""
+    return float(dict(args.service_env).get("BFF_BUDGET_PER_MINUTE", 90))
 
 
 # -- the command -----------------------------------------------------------------------------------

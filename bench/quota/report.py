@@ -175,7 +175,10 @@ def markdown_table(scenarios: dict[str, dict[str, Any]]) -> str:
     """One column per scenario and variant, one row per figure."""
     columns: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = []
     for name, scenario in scenarios.items():
-        theory = scenario["theory"] | {"uncached": scenario["theory_without_cache"]["max_useful"]}
+        theory = scenario["theory"] | {
+            "uncached": scenario["theory_without_cache"]["max_useful"],
+            "budgeted": scenario.get("theory_within_budget", {}).get("max_useful"),
+        }
         for variant, figures in scenario["variants"].items():
             columns.append((name, variant, figures, theory))
     rows: list[tuple[str, Any]] = [
@@ -206,6 +209,8 @@ def markdown_table(scenarios: dict[str, dict[str, Any]]) -> str:
         ("(the same without any cache)", lambda f, t: t["uncached"]),
         ("share of the theoretical max", lambda f, t: _share(f["share_of_theoretical_max"])),
         ("share of planned requests", lambda f, t: _share(f["useful_answers"] / t["requests"])),
+        ("theoretical max within the service's budget", lambda f, t: t["budgeted"]),
+        ("share of that", lambda f, t: _share(f.get("share_of_budget_max"))),
     ]
     header = "| | " + " | ".join(f"{name} {variant}" for name, variant, _, _ in columns) + " |"
     lines = [header, "|---" * (len(columns) + 1) + "|"]
