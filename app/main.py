@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
@@ -13,6 +14,8 @@ from app import __version__
 from app.config import ConfigError, Settings, env_name, load_settings
 from app.connect import routes as connect_routes
 from app.connect.flows import FlowCodec
+from app.connect.store import FlowStore
+from app.connect.undo import HijackUndo
 from app.errors import install_error_handlers
 from app.ops import health, manage
 from app.ops import metrics as metrics_routes
@@ -79,9 +82,9 @@ def create_app(
                 build_upstream_client(settings, upstream_transport)
             )
             app.state.upstream = upstream
-            app.state.calendar_proxy = CalendarProxy(
-                UpstreamSender(settings, upstream, metrics=metrics)
-            )
+            proxy = CalendarProxy(UpstreamSender(settings, upstream, metrics=metrics))
+            app.state.calendar_proxy = proxy
+            stack.callback(_start_hijack_undo(app, proxy, state, metrics).cancel)
             yield
             readiness.shutting_down = True
 
@@ -104,6 +107,7 @@ def create_app(
     app.state.tickets = tickets
     app.state.sessions = sessions
     app.state.flows = FlowCodec(settings)
+    app.state.flow_store = FlowStore(state)
 
     install_error_handlers(app)
     app.include_router(health.router)
@@ -123,6 +127,14 @@ def create_app(
         app.mount(DEMO_PATH, demo_files(), name="demo")
     _install_middleware(app, settings, metrics)
     return app
+
+
+def _start_hijack_undo(
+    app: FastAPI, proxy: CalendarProxy, state: SharedState, metrics: Metrics
+) -> asyncio.Task[None]:
+    """The hijack defence, and its worker that retries queued removals until the app stops."""
+    app.state.hijack_undo = undo = HijackUndo(proxy, state, metrics)
+    return asyncio.create_task(undo.run(), name="hijack-undo")
 
 
 def _install_middleware(app: FastAPI, settings: Settings, metrics: Metrics) -> None:
