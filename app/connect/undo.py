@@ -102,8 +102,9 @@ class HijackUndo:
             tried += 1
             await self._retry(member)
 
-    async def run(self, interval: float = WORKER_INTERVAL) -> None:
+    async def run(self, interval: float | None = None) -> None:
         """The background worker: forever, every ``interval`` seconds, :meth:`run_due`."""
+        interval = WORKER_INTERVAL if interval is None else interval
         while True:
             try:
                 await self.run_due()
