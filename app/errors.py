@@ -292,14 +292,18 @@ CATALOG: Mapping[ErrorCode, ProblemSpec] = {
     ErrorCode.FLOW_MISMATCH: ProblemSpec(
         403,
         "Connection attempt not from this browser",
-        "The consent result arrived in a browser (or session) that did not start this flow: "
-        "possibly a forged link. Nothing was connected; a connection it created was removed.",
+        "The consent result arrived in a browser (or session) that did not start this flow, or "
+        "after such a callback had already decided it: possibly a forged link. No success is "
+        "reported. A connection that this flow created (absent when the flow started) is "
+        "removed, and the removal is retried until meetergo confirms it; a connection that "
+        "existed before the flow is never touched.",
         "Start the connection again from the app.",
     ),
     ErrorCode.FLOW_EXPIRED: ProblemSpec(
         400,
         "Connection attempt expired",
-        "The flow is older than ten minutes, or its link is not one this service issued.",
+        "The flow is older than ten minutes, its link is not one this service issued, or the "
+        "shared state no longer holds it.",
         "Start the connection again from the app.",
     ),
     ErrorCode.CONNECT_FAILED: ProblemSpec(
@@ -312,7 +316,8 @@ CATALOG: Mapping[ErrorCode, ProblemSpec] = {
     ErrorCode.SHARED_STATE_UNAVAILABLE: ProblemSpec(
         503,
         "Service temporarily unavailable",
-        "The shared state (Redis) did not answer, so sessions cannot be checked safely.",
+        "The shared state (Redis) did not answer, so sessions, login tickets and connect flows "
+        "cannot be checked safely.",
         "Retry after `Retry-After` seconds.",
     ),
     ErrorCode.INTERNAL_ERROR: ProblemSpec(
