@@ -168,7 +168,8 @@ CATALOG: Mapping[ErrorCode, ProblemSpec] = {
     ErrorCode.SESSION_REVOKED: ProblemSpec(
         401,
         "Session revoked",
-        "The session was ended by logout or by an operator.",
+        "The session was ended by logout or by an operator, or the service's shared state was "
+        "lost or reset since it began (then every session ends, to be safe).",
         "Start a new session with a fresh login ticket.",
     ),
     ErrorCode.TICKET_INVALID: ProblemSpec(
@@ -181,7 +182,8 @@ CATALOG: Mapping[ErrorCode, ProblemSpec] = {
     ErrorCode.TICKET_EXPIRED: ProblemSpec(
         401,
         "Login ticket expired",
-        "The ticket's `exp` has passed.",
+        "The ticket's `exp` has passed, or it was issued before the service's shared state was "
+        "last lost or reset (its use could no longer be checked).",
         "Ask the app's backend for a fresh ticket and post it at once.",
     ),
     ErrorCode.TICKET_REPLAYED: ProblemSpec(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
@@ -31,7 +32,7 @@ from app.session.mapping import build_user_mapping
 from app.session.sessions import SessionManager
 from app.session.tickets import TicketVerifier
 from app.state.factory import open_shared_state
-from app.state.store import SharedState
+from app.state.store import SharedState, SharedStateUnavailable
 from app.static_files import DEMO_PATH, SDK_PATH, demo_files, sdk_files
 from app.upstream.client import build_upstream_client
 from app.upstream.proxy import CalendarProxy
@@ -40,6 +41,7 @@ from app.upstream.sender import UpstreamSender
 from app.upstream.table import ROUTES_BY_ID
 
 AUTH_PREFIX = "/auth"
+logger = logging.getLogger(__name__)
 
 
 def create_app(
@@ -63,7 +65,8 @@ def create_app(
                 f"known: {sorted(ROUTES_BY_ID)}"
             ]
         )
-    state = shared_state or open_shared_state(settings)
+    # Not `or`: an empty MemoryState is falsy (it has __len__), and would be silently replaced.
+    state = shared_state if shared_state is not None else open_shared_state(settings)
     mapping_client = httpx.AsyncClient(timeout=settings.user_mapping_timeout, trust_env=False)
     user_mapping = build_user_mapping(settings, mapping_client)
     metrics = Metrics()
@@ -82,9 +85,11 @@ def create_app(
                 build_upstream_client(settings, upstream_transport)
             )
             app.state.upstream = upstream
-            proxy = CalendarProxy(UpstreamSender(settings, upstream, metrics=metrics))
-            app.state.calendar_proxy = proxy
+            app.state.calendar_proxy = proxy = CalendarProxy(
+                UpstreamSender(settings, upstream, metrics=metrics)
+            )
             stack.callback(_start_hijack_undo(app, proxy, state, metrics).cancel)
+            stack.callback((await _start_pending_logouts(app)).cancel)
             yield
             readiness.shutting_down = True
 
@@ -127,6 +132,17 @@ def create_app(
         app.mount(DEMO_PATH, demo_files(), name="demo")
     _install_middleware(app, settings, metrics)
     return app
+
+
+async def _start_pending_logouts(app: FastAPI) -> asyncio.Task[None]:
+    """Make the state epoch now (before the first ticket arrives, if the state answers), and
+    start the task that records logouts the shared state missed."""
+    sessions: SessionManager = app.state.sessions  # read now: tests may swap it before start
+    try:
+        await sessions.epoch.current()
+    except SharedStateUnavailable:
+        logger.warning("shared state unavailable at start-up; the epoch is checked on first use")
+    return asyncio.create_task(sessions.run_pending(), name="pending-logouts")
 
 
 def _start_hijack_undo(

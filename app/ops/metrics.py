@@ -14,7 +14,7 @@ import hmac
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Request
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.responses import Response
 
@@ -69,6 +69,11 @@ class Metrics:
             registry=r,
         )
 
+        self.revocations_pending = Gauge(
+            "bff_session_revocations_pending",
+            "Logouts this replica could not record in the shared state yet (it retries).",
+            registry=r,
+        )
         self.hijack_removals = Counter(
             "bff_hijack_removals",
             "The hijack defence, by outcome: removed (at once), deferred (queued after the "

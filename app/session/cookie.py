@@ -20,7 +20,7 @@ from app.config import Settings
 SECURE_NAME = "__Host-mbff_session"
 INSECURE_NAME = "mbff_session"  # development only: no __Host- prefix without Secure
 _SALT = "mbff.session.v1"
-_FORMAT = 1
+_FORMAT = 2  # 2: the state epoch ``ep``; cookies of format 1 are refused (one logout at upgrade)
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,7 @@ class SessionData:
     name: str | None
     iat: float
     seen: float
+    ep: str  # the shared state's epoch the session was issued under (app/state/epoch.py)
 
 
 class SessionCookieCodec:
@@ -77,10 +78,11 @@ class SessionCookieCodec:
                 name=payload["name"],
                 iat=float(payload["iat"]),
                 seen=float(payload["seen"]),
+                ep=payload["ep"],
             )
         except (KeyError, TypeError, ValueError):
             return None
-        if not isinstance(data.sid, str) or not isinstance(data.sub, str):
+        if not all(isinstance(value, str) for value in (data.sid, data.sub, data.ep)):
             return None
         return data
 

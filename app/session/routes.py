@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -83,7 +83,7 @@ async def start_session(
     previous = sessions.peek(request.cookies.get(sessions.codec.name))
     if previous is not None:
         await sessions.revoke(previous)
-    session, cookie = sessions.start(ticket, meetergo_user_id)
+    session, cookie = await sessions.start(ticket, meetergo_user_id)
     queue_cookie(request, sessions.codec.set_header(cookie))
     response.headers.update(_NO_STORE)
     return _profile(session, mapped=meetergo_user_id is not None)
@@ -119,19 +119,39 @@ async def me(
     return _profile(session, mapped=mapped)
 
 
+class PendingLogout(BaseModel):
+    """A logout the shared state could not record yet."""
+
+    revocationRecorded: Literal[False] = Field(  # noqa: N815
+        description="The cookie is removed from this browser, but the server-side revocation "
+        "is not recorded yet: this replica refuses the session at once and records it as soon "
+        "as the shared state answers again."
+    )
+
+
 @router.post(
     "/logout",
     operation_id="endSession",
     summary="End the session on every replica and remove the cookie",
     status_code=204,
     response_class=Response,
+    responses={
+        204: {"description": "Session ended everywhere; cookie removed."},
+        202: {
+            "description": "Cookie removed, but the shared state did not answer: the "
+            "revocation is pending (see the body).",
+            "model": PendingLogout,
+        },
+    },
 )
 async def logout(request: Request, sessions: SessionsDep, settings: SettingsDep) -> Response:
     data = sessions.peek(request.cookies.get(sessions.codec.name))
-    if data is not None:
-        await sessions.revoke(data)
+    recorded = await sessions.revoke_or_defer(data) if data is not None else True
     queue_cookie(request, sessions.codec.clear_header())
     headers = dict(_NO_STORE)
     if settings.logout_clear_site_data:
         headers["Clear-Site-Data"] = '"cookies"'
+    if not recorded:
+        body = PendingLogout(revocationRecorded=False).model_dump_json().encode()
+        return Response(body, status_code=202, headers=headers, media_type="application/json")
     return Response(status_code=204, headers=headers)

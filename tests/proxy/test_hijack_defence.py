@@ -64,9 +64,9 @@ def consent(sandbox: SandboxAdmin, auth_url: str, email: str) -> tuple[str, str]
     location = sandbox.consent(auth_url, email=email)
     parts = urlsplit(location)
     assert parts.path.startswith(CALLBACK), location
-    connection_id = dict(
-        part.split("=", 1) for part in parts.query.split("&") if "=" in part
-    )["connectionId"]
+    connection_id = dict(part.split("=", 1) for part in parts.query.split("&") if "=" in part)[
+        "connectionId"
+    ]
     return f"{parts.path}?{parts.query}", connection_id
 
 
@@ -250,9 +250,7 @@ def test_owner_and_foreign_callbacks_racing_on_two_replicas_never_leave_success_
 def test_a_removal_that_fails_once_is_retried_at_once(bff: Bff, sandbox: SandboxAdmin) -> None:
     auth_url, _ = start_flow(bff, sandbox)
     landing, created = consent(sandbox, auth_url, "victim@gmail.example")
-    sandbox.faults(
-        error_rate=1, error_statuses=[503], times=2, paths=[f"/connections/{created}"]
-    )
+    sandbox.faults(error_rate=1, error_statuses=[503], times=2, paths=[f"/connections/{created}"])
     before = metric(bff, "removed")
 
     assert foreign_get(bff.client, landing)["code"] == "flow_mismatch"

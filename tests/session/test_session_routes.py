@@ -191,6 +191,7 @@ def test_mapping_found_after_login_is_used_and_remembered_in_the_cookie(
                 name=None,
                 iat=clock.now,
                 seen=clock.now,
+                ep=api.epoch(),
             )
         )
         response = api.whoami(older)
@@ -213,7 +214,13 @@ def test_me_completes_a_mapping_without_extending_the_idle_timeout(
         start = clock.now
         cookie = sessions.codec.encode(
             SessionData(
-                sid=new_session_id(), sub="user-1", mid=None, name=None, iat=start, seen=start
+                sid=new_session_id(),
+                sub="user-1",
+                mid=None,
+                name=None,
+                iat=start,
+                seen=start,
+                ep=api.epoch(),
             )
         )
         clock.advance(300)
@@ -261,7 +268,7 @@ def live_cookie(app: FastAPI) -> str:
     sessions: SessionManager = app.state.sessions
     now = time.time()
     data = SessionData(
-        sid=new_session_id(), sub="user-1", mid=ALICE_MID, name=None, iat=now, seen=now
+        sid=new_session_id(), sub="user-1", mid=ALICE_MID, name=None, iat=now, seen=now, ep="e"
     )
     return sessions.codec.encode(data)
 
@@ -273,7 +280,6 @@ def call_login(api: Api, cookie: str) -> httpx.Response:
 DOWN_CALLS: dict[str, Callable[[Api, str], httpx.Response]] = {
     "me": lambda api, cookie: api.me(cookie),
     "calendar-call": lambda api, cookie: api.whoami(cookie),
-    "logout": lambda api, cookie: api.logout(cookie),
     "login": call_login,
     "operator-revoke": lambda api, _: api.call(
         "POST",
@@ -294,6 +300,18 @@ def test_shared_state_down_fails_closed_with_503_and_retry_after(
     assert int(response.headers["retry-after"]) > 0
     # A blip of the shared state does not sign anybody out.
     assert not cleared(response, SECURE_NAME)
+
+
+def test_logout_while_the_shared_state_is_down_still_removes_the_cookie_and_says_so(
+    state_down: Api,
+) -> None:
+    response = state_down.logout(live_cookie(state_down.app))
+    assert response.status_code == 202
+    assert response.json() == {"revocationRecorded": False}
+    assert response.headers["cache-control"] == "no-store"
+    assert cleared(response, SECURE_NAME)
+    sessions: SessionManager = state_down.app.state.sessions
+    assert len(sessions.pending) == 1
 
 
 def test_shared_state_down_makes_the_replica_not_ready(state_down: Api) -> None:
