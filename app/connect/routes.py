@@ -162,9 +162,7 @@ async def start(  # noqa: PLR0917 - FastAPI reads the parameters by name
         if provider not in settings.providers:
             raise ProblemError(ErrorCode.VALIDATION_ERROR, "Unknown provider.")
         session = await authenticate_request(request, request.app.state.sessions, activity=True)
-        mid = await meetergo_user_id(
-            request, session, request.app.state.sessions, request.app.state.user_mapping
-        )
+        mid = await meetergo_user_id(request, session, request.app.state.user_mapping)
         claims, token = await begin_flow(
             request,
             session=session,

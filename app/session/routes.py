@@ -83,7 +83,7 @@ async def start_session(
     previous = sessions.peek(request.cookies.get(sessions.codec.name))
     if previous is not None:
         await sessions.revoke(previous)
-    session, cookie = await sessions.start(ticket, meetergo_user_id)
+    session, cookie = await sessions.start(ticket)
     queue_cookie(request, sessions.codec.set_header(cookie))
     response.headers.update(_NO_STORE)
     return _profile(session, mapped=meetergo_user_id is not None)
@@ -96,26 +96,16 @@ async def start_session(
     response_model=SessionProfile,
 )
 async def me(
-    *,
-    request: Request,
-    session: PassiveSessionDep,
-    sessions: SessionsDep,
-    mapping: UserMappingDep,
-    response: Response,
+    *, session: PassiveSessionDep, mapping: UserMappingDep, response: Response
 ) -> SessionProfile:
     response.headers.update(_NO_STORE)
     mapped = session.data.mid is not None
     if not mapped:
-        # The user may have been mapped since login; the lookup is cached by the mapping.
+        # Asked each time (the mapping caches): a user mapped or unmapped since login shows.
         try:
-            found = await mapping.lookup(session.data.sub)
+            mapped = await mapping.lookup(session.data.sub) is not None
         except UserMappingUnavailable:
-            found = None
-        if found is not None:
-            queue_cookie(
-                request, sessions.codec.set_header(sessions.with_meetergo_user(session, found))
-            )
-            mapped = True
+            mapped = False
     return _profile(session, mapped=mapped)
 
 

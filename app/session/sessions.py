@@ -81,14 +81,18 @@ class SessionManager:
         self._refresh = settings.session_refresh_interval
 
     # -- starting --------------------------------------------------------------------------------
-    async def start(self, ticket: LoginTicket, meetergo_user_id: str | None) -> tuple[Session, str]:
-        """A new session (always a new id) for the ticket's user, and its cookie value."""
+    async def start(self, ticket: LoginTicket) -> tuple[Session, str]:
+        """A new session (always a new id) for the ticket's user, and its cookie value.
+
+        The cookie holds the ticket's ``meetergo_user_id`` claim, if any, for the session's life;
+        a mapped id is never stored, so that a mapping change reaches the session.
+        """
         epoch = await self._guarded(self.epoch.current())
         now = round(self._clock(), 3)
         data = SessionData(
             sid=new_session_id(),
             sub=ticket.sub,
-            mid=meetergo_user_id,
+            mid=ticket.meetergo_user_id,
             name=ticket.name,
             iat=now,
             seen=now,
@@ -98,10 +102,6 @@ class SessionManager:
         if self._metrics:
             self._metrics.sessions_started.inc()
         return self._session(data), self.codec.encode(data)
-
-    def with_meetergo_user(self, session: Session, meetergo_user_id: str) -> str:
-        """The cookie value of ``session`` once its user's meetergo id became known."""
-        return self.codec.encode(replace(session.data, mid=meetergo_user_id))
 
     # -- checking --------------------------------------------------------------------------------
     async def authenticate(self, cookie: str | None, *, activity: bool) -> Authenticated:
