@@ -206,7 +206,7 @@ class Settings(BaseSettings):
     )
     insecure_cookies: bool = Field(
         default=False,
-        description="Development only: cookies without Secure and without the __Host- prefix, "
+        description="Development only: cookies without Secure and without the __Host-Http- prefix, "
         "for browsers that refuse Secure cookies on http://localhost.",
     )
 

@@ -27,7 +27,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from app.config import Settings
 
 FLOW_MAX_AGE = 600
-FLOW_COOKIE_SECURE = "__Host-mbff_flow"
+FLOW_COOKIE_SECURE = "__Host-Http-mbff_flow"
 FLOW_COOKIE_INSECURE = "mbff_flow"
 MAX_COOKIE_FLOWS = 3  # a double click or a retry must not break the first flow
 _TOKEN_SALT = "mbff.flow-token.v2"  # noqa: S105 - a salt, not a secret

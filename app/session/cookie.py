@@ -18,8 +18,11 @@ from itsdangerous import BadSignature, URLSafeSerializer
 
 from app.config import Settings
 
-SECURE_NAME = "__Host-mbff_session"
-INSECURE_NAME = "mbff_session"  # development only: no __Host- prefix without Secure
+# __Host-Http-: Secure, Path=/, no Domain (as __Host-), and in browsers that know the prefix
+# (Chromium, Firefox) page script can neither set nor overwrite nor shadow it, even when no such
+# cookie exists yet. Browsers that do not know it still see a __Host- cookie. See docs/design.md.
+SECURE_NAME = "__Host-Http-mbff_session"
+INSECURE_NAME = "mbff_session"  # development only: no prefix is possible without Secure
 _SALT = "mbff.session.v1"
 _FORMAT = 2  # 2: the state epoch ``ep``; cookies of format 1 are refused (one logout at upgrade)
 
@@ -96,7 +99,8 @@ class SessionCookieCodec:
         return self._header("", 0) + "; Expires=Thu, 01 Jan 1970 00:00:00 GMT"
 
     def _header(self, value: str, max_age: int) -> str:
-        # __Host- cookies must be Secure, have Path=/ and no Domain; the browser enforces it.
+        # __Host-(Http-) cookies must be Secure, have Path=/ and no Domain (and HttpOnly for
+        # __Host-Http-); the browser enforces it.
         parts = [f"{self.name}={value}", "Path=/", f"Max-Age={max_age}", "HttpOnly"]
         if self.secure:
             parts.append("Secure")
