@@ -3,9 +3,9 @@
 The cookie is signed (itsdangerous, HMAC-SHA256), not encrypted: it holds nothing secret, only a
 random session id, the app user id, the login ticket's meetergo user id claim if it had one (a
 mapped id is never kept: see app/session/deps.py), a display name, the two timestamps the server
-enforces its timeouts from, and the shared state's epoch (app/state/epoch.py). Signing keys are a list: the newest signs, every
-key verifies, so a key can be rotated in without logging anybody out, and removing a key ends
-every session it signed.
+enforces its timeouts from, and the shared state's epoch (app/state/epoch.py). Signing keys are
+a list: the newest signs, every key verifies, so a key can be rotated in without logging anybody
+out, and removing a key ends every session it signed.
 """
 
 from __future__ import annotations

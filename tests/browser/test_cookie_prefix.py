@@ -68,9 +68,12 @@ def test_page_script_can_neither_read_overwrite_nor_shadow_the_session_cookie(
     script_sets(page, f"{SECURE_NAME}=expired; Path=/; Secure; Max-Age=0")  # or a deletion
 
     assert jar(browser_context, SECURE_NAME) == [session]
-    assert page.evaluate(
-        """async () => (await fetch('/auth/me', { headers: { 'X-CSRF': '1' } })).status"""
-    ) == 200
+    assert (
+        page.evaluate(
+            """async () => (await fetch('/auth/me', { headers: { 'X-CSRF': '1' } })).status"""
+        )
+        == 200
+    )
     # The control: a script-made cookie under the legacy name is accepted by the same page.
     script_sets(page, f"{LEGACY_NAME}=planted; Path=/; Secure")
     assert [c["value"] for c in jar(browser_context, LEGACY_NAME)] == ["planted"]

@@ -27,7 +27,6 @@ from app.connect import undo as undo_module
 from app.connect.undo import HijackUndo
 from app.main import create_app
 from app.state.redis import RedisState
-from sandbox.seed import ALICE_ID
 from tests.proxy.conftest import MakeBff
 from tests.proxy.support import (
     BASE_URL,
@@ -244,7 +243,7 @@ def test_owner_and_foreign_callbacks_racing_on_two_replicas_never_leave_success_
     assert len(outcomes) == 8
 
 
-# -- a removal meetergo refuses for a while ---------------------------------------------------------
+# -- a removal meetergo refuses for a while --------------------------------------------------------
 
 
 def test_a_removal_that_fails_once_is_retried_at_once(bff: Bff, sandbox: SandboxAdmin) -> None:
