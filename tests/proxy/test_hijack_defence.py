@@ -291,3 +291,17 @@ def test_a_removal_that_keeps_failing_is_queued_logged_and_done_later(
     assert alice_connections(sandbox) == []
     assert metric(bff, "removed_later") == 1
     assert portal.call(undo.run_due) == 0  # nothing left in the queue
+
+
+def test_a_flow_whose_connection_list_cannot_be_read_does_not_start(
+    bff: Bff, sandbox: SandboxAdmin
+) -> None:
+    """Without the list there is nothing to tell a created connection from an old one by."""
+    sandbox.faults(error_rate=1, error_statuses=[503], paths=[upstream_path("listConnections")])
+
+    response = bff.operation("getAuthUrl")
+
+    assert response.status_code == 502, response.text
+    assert response.json()["code"] == "upstream_unavailable"
+    assert "X-Flow-ID" not in response.headers
+    assert sandbox.requests(upstream_path("getAuthUrl")) == []  # meetergo never started it
