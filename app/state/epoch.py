@@ -75,7 +75,9 @@ class StateEpoch:
             fresh = Epoch(secrets.token_urlsafe(12), self._clock())
             held = await self._state.ensure(EPOCH_KEY, fresh.encode())
             if held == fresh.encode():
-                logger.error(
+                # A warning, not an error: every first start says it too (and every start of
+                # the in-process state).
+                logger.warning(
                     "shared state had no epoch: a new one begins, and every session and login "
                     "ticket issued before it is refused (first start, or the state was lost)"
                 )
