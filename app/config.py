@@ -285,7 +285,7 @@ class Settings(BaseSettings):
     )
     insecure_cookies: bool = Field(
         default=False,
-        description="Development only: cookies without Secure and without the __Host- prefix, "
+        description="Development only: cookies without Secure and without the __Host-Http- prefix, "
         "for browsers that refuse Secure cookies on http://localhost.",
     )
 
@@ -337,7 +337,15 @@ class Settings(BaseSettings):
         default=2.0, gt=0, le=30, description="Seconds to wait for the mapping endpoint."
     )
     user_mapping_cache_ttl: int = Field(
-        default=300, ge=0, le=86400, description="Seconds a mapping endpoint answer is cached."
+        default=300,
+        ge=0,
+        le=86400,
+        description='Seconds a mapping endpoint answer is cached (a "not mapped" answer at '
+        "most 30). This bounds how long a mapping change takes to reach open sessions: the "
+        "meetergo user id is looked up on every call, never kept in the session cookie, so a "
+        "user removed from the mapping, moved to another id or answered 404 is refused or "
+        "switched within this time (a mapping file within a second of the change). Only a "
+        "login ticket's own meetergo_user_id claim stays fixed for the session.",
     )
 
     # -- serving -------------------------------------------------------------------------------

@@ -213,7 +213,8 @@ CATALOG: Mapping[ErrorCode, ProblemSpec] = {
     ErrorCode.SESSION_REVOKED: ProblemSpec(
         401,
         "Session revoked",
-        "The session was ended by logout or by an operator.",
+        "The session was ended by logout or by an operator, or the service's shared state was "
+        "lost or reset since it began (then every session ends, to be safe).",
         "Start a new session with a fresh login ticket.",
     ),
     ErrorCode.TICKET_INVALID: ProblemSpec(
@@ -226,7 +227,8 @@ CATALOG: Mapping[ErrorCode, ProblemSpec] = {
     ErrorCode.TICKET_EXPIRED: ProblemSpec(
         401,
         "Login ticket expired",
-        "The ticket's `exp` has passed.",
+        "The ticket's `exp` has passed, or it was issued before the service's shared state was "
+        "last lost or reset (its use could no longer be checked).",
         "Ask the app's backend for a fresh ticket and post it at once.",
     ),
     ErrorCode.TICKET_REPLAYED: ProblemSpec(
@@ -345,14 +347,18 @@ CATALOG: Mapping[ErrorCode, ProblemSpec] = {
     ErrorCode.FLOW_MISMATCH: ProblemSpec(
         403,
         "Connection attempt not from this browser",
-        "The consent result arrived in a browser (or session) that did not start this flow: "
-        "possibly a forged link. Nothing was connected; a connection it created was removed.",
+        "The consent result arrived in a browser (or session) that did not start this flow, or "
+        "after such a callback had already decided it: possibly a forged link. No success is "
+        "reported. A connection that this flow created (absent when the flow started) is "
+        "removed, and the removal is retried until meetergo confirms it; a connection that "
+        "existed before the flow is never touched.",
         "Start the connection again from the app.",
     ),
     ErrorCode.FLOW_EXPIRED: ProblemSpec(
         400,
         "Connection attempt expired",
-        "The flow is older than ten minutes, or its link is not one this service issued.",
+        "The flow is older than ten minutes, its link is not one this service issued, or the "
+        "shared state no longer holds it.",
         "Start the connection again from the app.",
     ),
     ErrorCode.CONNECT_FAILED: ProblemSpec(
@@ -365,7 +371,8 @@ CATALOG: Mapping[ErrorCode, ProblemSpec] = {
     ErrorCode.SHARED_STATE_UNAVAILABLE: ProblemSpec(
         503,
         "Service temporarily unavailable",
-        "The shared state (Redis) did not answer, so sessions cannot be checked safely.",
+        "The shared state (Redis) did not answer, so sessions, login tickets and connect flows "
+        "cannot be checked safely.",
         "Retry after `Retry-After` seconds.",
     ),
     ErrorCode.INTERNAL_ERROR: ProblemSpec(

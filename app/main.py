@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
@@ -13,6 +15,8 @@ from app import __version__
 from app.config import ConfigError, Settings, env_name, load_settings
 from app.connect import routes as connect_routes
 from app.connect.flows import FlowCodec
+from app.connect.store import FlowStore
+from app.connect.undo import HijackUndo
 from app.errors import install_error_handlers
 from app.ops import health, manage
 from app.ops import metrics as metrics_routes
@@ -30,7 +34,7 @@ from app.session.mapping import build_user_mapping
 from app.session.sessions import SessionManager
 from app.session.tickets import TicketVerifier
 from app.state.factory import open_shared_state
-from app.state.store import SharedState
+from app.state.store import SharedState, SharedStateUnavailable
 from app.static_files import DEMO_PATH, SDK_PATH, demo_files, sdk_files
 from app.upstream.client import build_upstream_client
 from app.upstream.proxy import CalendarProxy
@@ -39,6 +43,7 @@ from app.upstream.sender import UpstreamSender
 from app.upstream.table import ROUTES_BY_ID
 
 AUTH_PREFIX = "/auth"
+logger = logging.getLogger(__name__)
 
 
 def create_app(
@@ -55,7 +60,8 @@ def create_app(
     """
     settings = settings or load_settings()
     _check_disabled_routes(settings)
-    state = shared_state or open_shared_state(settings)
+    # Not `or`: an empty MemoryState is falsy (it has __len__), and would be silently replaced.
+    state = shared_state if shared_state is not None else open_shared_state(settings)
     mapping_client = httpx.AsyncClient(timeout=settings.user_mapping_timeout, trust_env=False)
     user_mapping = build_user_mapping(settings, mapping_client)
     metrics = Metrics()
@@ -77,9 +83,11 @@ def create_app(
             app.state.upstream = upstream
             sender = UpstreamSender(settings, upstream, metrics=metrics)
             sender.admit_retry = quota.budget_stage.admit_retry
-            app.state.calendar_proxy = CalendarProxy(
+            app.state.calendar_proxy = proxy = CalendarProxy(
                 sender, stages=(quota.cache_stage, quota.budget_stage)
             )
+            stack.callback(_start_hijack_undo(app, proxy, state, metrics).cancel)
+            stack.callback((await _start_pending_logouts(app)).cancel)
             yield
             readiness.shutting_down = True
 
@@ -94,15 +102,21 @@ def create_app(
         # would be built from the client's Host header.
         redirect_slashes=False,
     )
-    app.state.settings = settings
-    app.state.metrics = metrics
-    app.state.readiness = readiness
-    app.state.shared_state = state
-    app.state.user_mapping = user_mapping
-    app.state.tickets = tickets
-    app.state.sessions = sessions
-    app.state.flows = FlowCodec(settings)
-    app.state.quota = quota
+    # The components every request may ask for (app/deps.py: from_app_state).
+    components = {
+        "settings": settings,
+        "metrics": metrics,
+        "readiness": readiness,
+        "shared_state": state,
+        "user_mapping": user_mapping,
+        "tickets": tickets,
+        "sessions": sessions,
+        "flows": FlowCodec(settings),
+        "quota": quota,
+        "flow_store": FlowStore(state),
+    }
+    for name, component in components.items():
+        setattr(app.state, name, component)
 
     install_error_handlers(app)
     app.include_router(health.router)
@@ -133,6 +147,25 @@ def _check_disabled_routes(settings: Settings) -> None:
                 f"known: {sorted(ROUTES_BY_ID)}"
             ]
         )
+
+
+async def _start_pending_logouts(app: FastAPI) -> asyncio.Task[None]:
+    """Make the state epoch now (before the first ticket arrives, if the state answers), and
+    start the task that records logouts the shared state missed."""
+    sessions: SessionManager = app.state.sessions  # read now: tests may swap it before start
+    try:
+        await sessions.epoch.current()
+    except SharedStateUnavailable:
+        logger.warning("shared state unavailable at start-up; the epoch is checked on first use")
+    return asyncio.create_task(sessions.run_pending(), name="pending-logouts")
+
+
+def _start_hijack_undo(
+    app: FastAPI, proxy: CalendarProxy, state: SharedState, metrics: Metrics
+) -> asyncio.Task[None]:
+    """The hijack defence, and its worker that retries queued removals until the app stops."""
+    app.state.hijack_undo = undo = HijackUndo(proxy, state, metrics)
+    return asyncio.create_task(undo.run(), name="hijack-undo")
 
 
 def _install_middleware(app: FastAPI, settings: Settings, metrics: Metrics) -> None:

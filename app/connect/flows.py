@@ -1,11 +1,15 @@
 """Flows: one attempt of one browser to connect one calendar.
 
-A flow is carried by two signed values and stored nowhere:
+A flow is carried by two signed values and one shared-state record:
 
 - the **flow token**, in the *path* of the callback URL that meetergo redirects to (meetergo may or
-  may not keep a query string on ``redirectUrl``, a path always survives). It names the flow, the
-  session it belongs to (as a hash: the URL passes through meetergo and the provider), the
-  provider and where to return. Purpose-bound by its salt, valid for ten minutes.
+  may not keep a query string on ``redirectUrl``, a path always survives). It is opaque: a random
+  flow key and nothing else, signed and purpose-bound by its salt, valid for ten minutes. The URL
+  passes through meetergo, the provider, the browser's history and possibly logs, so it carries
+  no user id, no session hash, no return URL.
+- the **flow record** (:mod:`app.connect.store`), in shared state under a hash of the flow key: the
+  flow id, the session it belongs to (as a hash), the meetergo user id, the provider, where to
+  return, and the user's connection ids when the flow started.
 - the **flow cookie**, set in the browser that started the flow. It binds the flow to that
   browser: a callback URL opened anywhere else is a hijack attempt (``flow_mismatch``).
 """
@@ -23,15 +27,16 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from app.config import Settings
 
 FLOW_MAX_AGE = 600
-FLOW_COOKIE_SECURE = "__Host-mbff_flow"
+FLOW_COOKIE_SECURE = "__Host-Http-mbff_flow"
 FLOW_COOKIE_INSECURE = "mbff_flow"
 MAX_COOKIE_FLOWS = 3  # a double click or a retry must not break the first flow
-_TOKEN_SALT = "mbff.flow-token.v1"  # noqa: S105 - a salt, not a secret
+_TOKEN_SALT = "mbff.flow-token.v2"  # noqa: S105 - a salt, not a secret
 _COOKIE_SALT = "mbff.flow-cookie.v1"
+_FLOW_KEY = re.compile(r"^[A-Za-z0-9_-]{22,64}$")
 
 
 def session_binding(sid: str) -> str:
-    """What a flow token says of its session: enough to compare, useless to an eavesdropper."""
+    """What a flow record says of its session: enough to compare, useless to an eavesdropper."""
     return hashlib.sha256(b"mbff-flow-session:" + sid.encode()).hexdigest()[:32]
 
 
@@ -41,12 +46,44 @@ FLOW_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 
 @dataclass(frozen=True)
 class FlowClaims:
+    """What the service knows of a flow: kept in shared state, never in the URL."""
+
     flow_id: str
     session: str  # session_binding() of the session that started the flow
     meetergo_user_id: str  # whose connection a hijacked flow created, to remove it
     provider: str
     mode: FlowMode
     return_to: str | None
+    known: frozenset[str]  # the user's connection ids when the flow started
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "f": self.flow_id,
+            "s": self.session,
+            "m": self.meetergo_user_id,
+            "p": self.provider,
+            "o": self.mode,
+            "r": self.return_to,
+            "k": sorted(self.known),
+        }
+
+    @classmethod
+    def from_json(cls, payload: Any) -> FlowClaims | None:
+        try:
+            known = payload["k"]
+            if not isinstance(known, list) or not all(isinstance(c, str) for c in known):
+                return None
+            return cls(
+                flow_id=str(payload["f"]),
+                session=str(payload["s"]),
+                meetergo_user_id=str(payload["m"]),
+                provider=str(payload["p"]),
+                mode="redirect" if payload["o"] == "redirect" else "popup",
+                return_to=payload["r"] if isinstance(payload["r"], str) else None,
+                known=frozenset(known),
+            )
+        except (KeyError, TypeError):
+            return None
 
 
 class FlowCodec:
@@ -71,9 +108,14 @@ class FlowCodec:
         provider: str,
         mode: FlowMode,
         return_to: str | None,
+        known: frozenset[str],
         flow_id: str | None = None,
-    ) -> tuple[FlowClaims, str]:
-        """A flow and its token; ``flow_id`` may come from the SPA, which then knows it at once."""
+    ) -> tuple[FlowClaims, str, str]:
+        """A flow, its secret flow key and its token (the signed key).
+
+        ``flow_id`` may come from the SPA, which then knows it at once; it is not a secret and
+        not unique, so the record is found by the flow key, which only the service makes.
+        """
         claims = FlowClaims(
             flow_id=flow_id or secrets.token_urlsafe(16),
             session=session_binding(sid),
@@ -81,37 +123,22 @@ class FlowCodec:
             provider=provider,
             mode=mode,
             return_to=return_to,
+            known=known,
         )
-        payload = {
-            "f": claims.flow_id,
-            "s": claims.session,
-            "m": meetergo_user_id,
-            "p": provider,
-            "o": mode,
-            "r": return_to,
-        }
-        return claims, str(self._tokens.dumps(payload))
+        key = secrets.token_urlsafe(24)
+        return claims, key, str(self._tokens.dumps({"k": key}))
 
     def callback_url(self, token: str) -> str:
         return f"{self.public_url}/connect/callback/{token}"
 
-    def read_token(self, token: str, max_age: int = FLOW_MAX_AGE) -> FlowClaims | None:
-        """The claims of a genuine, unexpired token, else None."""
+    def read_token(self, token: str, max_age: int = FLOW_MAX_AGE) -> str | None:
+        """The flow key of a genuine, unexpired token, else None."""
         try:
             payload = self._tokens.loads(token, max_age=max_age)
         except (BadSignature, SignatureExpired):
             return None
-        try:
-            return FlowClaims(
-                flow_id=str(payload["f"]),
-                session=str(payload["s"]),
-                meetergo_user_id=str(payload["m"]),
-                provider=str(payload["p"]),
-                mode="redirect" if payload["o"] == "redirect" else "popup",
-                return_to=payload["r"] if isinstance(payload["r"], str) else None,
-            )
-        except (KeyError, TypeError):
-            return None
+        key = payload.get("k") if isinstance(payload, dict) else None
+        return key if isinstance(key, str) and _FLOW_KEY.match(key) else None
 
     # -- cookie ----------------------------------------------------------------------------------
     def browser_flows(self, value: str | None) -> dict[str, FlowResult | None]:

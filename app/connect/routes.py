@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from dataclasses import replace
@@ -23,9 +22,9 @@ from pydantic import BaseModel
 from starlette.responses import RedirectResponse, Response
 
 from app.config import Settings
+from app.connect.begin import begin_flow, list_connection_ids
 from app.connect.flows import (
     FLOW_ID,
-    FLOW_MAX_AGE,
     FlowClaims,
     FlowCodec,
     FlowMode,
@@ -33,13 +32,16 @@ from app.connect.flows import (
     session_binding,
 )
 from app.connect.page import render_flow_page
-from app.connect.results import read_outcome
+from app.connect.results import ConsentOutcome, read_outcome
+from app.connect.store import FlowStore
+from app.connect.undo import HijackUndo
 from app.errors import ErrorCode, ProblemError
+from app.ops.metrics import Metrics
 from app.ops.set_cookie import queue_cookie
 from app.session.deps import authenticate_request, meetergo_user_id
 from app.session.identity import user_hash
 from app.session.sessions import Session
-from app.state.store import SharedState, SharedStateUnavailable
+from app.state.store import SharedStateUnavailable
 from app.upstream.call import UpstreamCall
 from app.upstream.proxy import CalendarProxy
 from app.upstream.responses import to_response
@@ -160,11 +162,10 @@ async def start(  # noqa: PLR0917 - FastAPI reads the parameters by name
         if provider not in settings.providers:
             raise ProblemError(ErrorCode.VALIDATION_ERROR, "Unknown provider.")
         session = await authenticate_request(request, request.app.state.sessions, activity=True)
-        mid = await meetergo_user_id(
-            request, session, request.app.state.sessions, request.app.state.user_mapping
-        )
-        claims, token = flows.new_flow(
-            sid=session.data.sid,
+        mid = await meetergo_user_id(request, session, request.app.state.user_mapping)
+        claims, token = await begin_flow(
+            request,
+            session=session,
             meetergo_user_id=mid,
             provider=provider,
             mode=mode,
@@ -209,8 +210,19 @@ def _auth_url(response: Response) -> str:
 )
 async def callback(request: Request, flow_token: Annotated[str, Path(max_length=4096)]) -> Response:
     settings, flows, _ = _components(request)
-    claims = flows.read_token(flow_token)
-    if claims is None:
+    store: FlowStore = request.app.state.flow_store
+    flow_key = flows.read_token(flow_token)
+    if flow_key is None:
+        return render_flow_page(
+            None, _failure("unknown", ErrorCode.FLOW_EXPIRED), settings.allowed_origins
+        )
+    try:
+        claims = await store.load(flow_key)
+    except SharedStateUnavailable:
+        logger.error("connect callback not handled: shared state unavailable")
+        failure = _failure("unknown", ErrorCode.SHARED_STATE_UNAVAILABLE)
+        return render_flow_page(None, failure, settings.allowed_origins)
+    if claims is None:  # expired, or the shared state lost it: nothing is known of the flow
         return render_flow_page(
             None, _failure("unknown", ErrorCode.FLOW_EXPIRED), settings.allowed_origins
         )
@@ -223,20 +235,15 @@ async def callback(request: Request, flow_token: Annotated[str, Path(max_length=
         and session_binding(session.data.sid) == claims.session
     )
     if not owned:
-        if not await _confirmed_by_owner(request, flow_token, outcome.connection_id):
-            await _undo_hijack(request, claims, outcome.connection_id)
+        await _foreign_callback(request, flow_key, claims, outcome.connection_id)
         result = _failure(claims.provider, ErrorCode.FLOW_MISMATCH)
         return _finish(request, flow_id=None, mode="popup", return_to=None, result=result)
     assert session is not None  # noqa: S101 - owned implies a session
     previous = browser.get(claims.flow_id)
     if previous is not None:  # a reload of the callback: the same answer again
         result = previous
-    elif outcome.success and outcome.connection_id is not None:
-        result = await _confirm(request, claims, session, outcome.connection_id)
-        if result.success:
-            await _remember_confirmed(request, flow_token, outcome.connection_id)
     else:
-        result = _failure(claims.provider, outcome.code or ErrorCode.CONNECT_FAILED)
+        result = await _owner_callback(request, flow_key, claims, session, outcome)
     return _finish(
         request, flow_id=claims.flow_id, mode=claims.mode, return_to=claims.return_to, result=result
     )
@@ -249,20 +256,39 @@ async def _session_or_none(request: Request) -> Session | None:
         return None
 
 
+async def _owner_callback(
+    request: Request, flow_key: str, claims: FlowClaims, session: Session, outcome: ConsentOutcome
+) -> FlowResult:
+    """The flow's own browser and session came back: success only if nobody decided it before."""
+    store: FlowStore = request.app.state.flow_store
+    try:
+        _, holder = await store.claim(flow_key, "owner")
+        if holder != "owner":
+            # A callback from another browser came first: it decided the flow (and removed
+            # what it connected), so the owner must not be told of a success.
+            logger.warning("connect flow %s was decided by a callback elsewhere", claims.flow_id)
+            return _failure(claims.provider, ErrorCode.FLOW_MISMATCH)
+        if not outcome.success or outcome.connection_id is None:
+            return _failure(claims.provider, outcome.code or ErrorCode.CONNECT_FAILED)
+        if not await store.claim_connection(
+            claims.meetergo_user_id, outcome.connection_id, "owner"
+        ):
+            logger.warning("connect flow %s names a connection being removed", claims.flow_id)
+            return _failure(claims.provider, ErrorCode.FLOW_MISMATCH)
+    except SharedStateUnavailable:
+        logger.error("connect flow %s not decided: shared state unavailable", claims.flow_id)
+        return _failure(claims.provider, ErrorCode.SHARED_STATE_UNAVAILABLE)
+    return await _confirm(request, claims, session, outcome.connection_id)
+
+
 async def _confirm(
     request: Request, claims: FlowClaims, session: Session, connection_id: str
 ) -> FlowResult:
     """Success only if meetergo lists the new connection for this user."""
-    _, _, proxy = _components(request)
-    call = _call("listConnections", session, claims.meetergo_user_id, request)
     try:
-        listed = json.loads(bytes(to_response(call, await proxy.handle(call)).body))
+        ids = await list_connection_ids(request, session, claims.meetergo_user_id)
     except ProblemError as exc:
         return _failure(claims.provider, exc.code)
-    except ValueError:
-        return _failure(claims.provider, ErrorCode.UPSTREAM_BAD_RESPONSE)
-    connections = listed.get("connections") if isinstance(listed, dict) else None
-    ids = {c.get("id") for c in connections or [] if isinstance(c, dict)}
     if connection_id not in ids:
         logger.warning("callback named a connection meetergo does not list for this user")
         return _failure(claims.provider, ErrorCode.CONNECT_FAILED)
@@ -270,51 +296,49 @@ async def _confirm(
     return FlowResult(success=True, provider=claims.provider, connection_id=connection_id)
 
 
-def _confirmed_key(flow_token: str) -> str:
-    return "flow-confirmed:" + hashlib.sha256(flow_token.encode()).hexdigest()[:32]
+async def _foreign_callback(
+    request: Request, flow_key: str, claims: FlowClaims, connection_id: str | None
+) -> None:
+    """A callback in a browser that did not start the flow: remove what it connected, if safe.
 
-
-async def _remember_confirmed(request: Request, flow_token: str, connection_id: str) -> None:
-    """Note that the browser that started this flow confirmed ``connection_id`` through it.
-
-    A later copy of the same callback URL opened in another browser (from history, a shared
-    screen, a log) is then a replay, not a hijack: it must not remove the owner's connection.
+    Removed is only a connection that (1) this callback decided the flow for (it came first,
+    before the owner's), (2) did not exist when the flow started, and (3) no owner's callback
+    has reported. Anything less certain is left alone: a forged link must never cost a user a
+    connection they had.
     """
-    state: SharedState = request.app.state.shared_state
-    try:
-        await state.put(_confirmed_key(flow_token), connection_id, FLOW_MAX_AGE)
-    except SharedStateUnavailable:
-        logger.warning("could not record the confirmed connect flow; a replay would undo it")
-
-
-async def _confirmed_by_owner(request: Request, flow_token: str, connection_id: str | None) -> bool:
-    """Whether the owner's browser already confirmed ``connection_id`` through this callback."""
-    if connection_id is None:
-        return False
-    state: SharedState = request.app.state.shared_state
-    try:
-        return await state.get(_confirmed_key(flow_token)) == connection_id
-    except SharedStateUnavailable:
-        return False  # unknown: treat it as the hijack it may be
-
-
-async def _undo_hijack(request: Request, claims: FlowClaims, connection_id: str | None) -> None:
-    """A callback in a browser that did not start the flow: remove what it connected."""
+    store: FlowStore = request.app.state.flow_store
+    undo: HijackUndo = request.app.state.hijack_undo
+    metrics: Metrics = request.app.state.metrics
     logger.warning("connect callback outside the browser that started flow %s", claims.flow_id)
-    if connection_id is None:
-        return
-    _, _, proxy = _components(request)
-    call = UpstreamCall(
-        route=ROUTES_BY_ID["deleteConnection"],
-        meetergo_user_id=claims.meetergo_user_id,
-        app_user_hash="flow-owner",
-        path_params={"connectionId": connection_id},
-        request_id=getattr(request.state, "request_id", None),
-    )
     try:
-        to_response(call, await proxy.handle(call))
-    except ProblemError as exc:
-        logger.error("could not remove the connection of a hijacked flow: %s", exc.code)
+        won, _ = await store.claim(flow_key, "foreign")
+        if not won:
+            return  # the owner decided it before (this is a replay), or another stranger did
+        if connection_id is None:
+            return
+        if connection_id in claims.known:
+            metrics.hijack_removals.labels("kept_preexisting").inc()
+            logger.warning(
+                "callback of flow %s names a connection older than the flow: nothing removed",
+                claims.flow_id,
+            )
+            return
+        if not await store.claim_connection(claims.meetergo_user_id, connection_id, "remover"):
+            metrics.hijack_removals.labels("kept_owned").inc()
+            return
+    except SharedStateUnavailable:
+        metrics.hijack_removals.labels("undecided").inc()
+        logger.error(
+            "callback of flow %s outside its browser: shared state unavailable, nothing removed",
+            claims.flow_id,
+        )
+        return
+    await undo.remove(
+        claims.flow_id,
+        claims.meetergo_user_id,
+        connection_id,
+        getattr(request.state, "request_id", None),
+    )
 
 
 def build_status_router(settings: Settings) -> APIRouter:

@@ -97,6 +97,20 @@ class Metrics:
             ["outcome"],
             registry=r,
         )
+        self.revocations_pending = Gauge(
+            "bff_session_revocations_pending",
+            "Logouts this replica could not record in the shared state yet (it retries).",
+            registry=r,
+        )
+        self.hijack_removals = Counter(
+            "bff_hijack_removals",
+            "The hijack defence, by outcome: removed (at once), deferred (queued after the "
+            "immediate attempts failed), removed_later, retry_failed, gave_up, lost (could not "
+            "even be queued), kept_preexisting and kept_owned (a callback named a connection the "
+            "flow did not create), undecided (shared state unavailable: nothing removed).",
+            ["outcome"],
+            registry=r,
+        )
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

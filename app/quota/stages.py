@@ -112,9 +112,8 @@ class ReadCacheStage:
         if entry is not None and entry.age(now) < self._ttl:
             self._count("hit")
             return _cached(entry, now, f"hit; ttl={math.floor(self._ttl - entry.age(now))}")
-        stale = (
-            entry if entry is not None and entry.age(now) < self._ttl + self._max_stale else None
-        )
+        usable = entry is not None and entry.age(now) < self._ttl + self._max_stale
+        stale = entry if usable and call.allow_stale else None
         priority = Priority.REFRESH if stale is not None else Priority.FIRST_READ
         try:
             result, collapsed = await self._single_flight(

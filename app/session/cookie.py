@@ -1,10 +1,11 @@
 """The session cookie: what it holds, how it is signed, and the attributes it is sent with.
 
 The cookie is signed (itsdangerous, HMAC-SHA256), not encrypted: it holds nothing secret, only a
-random session id, the app user id, the meetergo user id when known, a display name, and the two
-timestamps the server enforces its timeouts from. Signing keys are a list: the newest signs, every
-key verifies, so a key can be rotated in without logging anybody out, and removing a key ends
-every session it signed.
+random session id, the app user id, the login ticket's meetergo user id claim if it had one (a
+mapped id is never kept: see app/session/deps.py), a display name, the two timestamps the server
+enforces its timeouts from, and the shared state's epoch (app/state/epoch.py). Signing keys are
+a list: the newest signs, every key verifies, so a key can be rotated in without logging anybody
+out, and removing a key ends every session it signed.
 """
 
 from __future__ import annotations
@@ -17,10 +18,13 @@ from itsdangerous import BadSignature, URLSafeSerializer
 
 from app.config import Settings
 
-SECURE_NAME = "__Host-mbff_session"
-INSECURE_NAME = "mbff_session"  # development only: no __Host- prefix without Secure
+# __Host-Http-: Secure, Path=/, no Domain (as __Host-), and in browsers that know the prefix
+# (Chromium, Firefox) page script can neither set nor overwrite nor shadow it, even when no such
+# cookie exists yet. Browsers that do not know it still see a __Host- cookie. See docs/design.md.
+SECURE_NAME = "__Host-Http-mbff_session"
+INSECURE_NAME = "mbff_session"  # development only: no prefix is possible without Secure
 _SALT = "mbff.session.v1"
-_FORMAT = 1
+_FORMAT = 2  # 2: the state epoch ``ep``; cookies of format 1 are refused (one logout at upgrade)
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,7 @@ class SessionData:
     name: str | None
     iat: float
     seen: float
+    ep: str  # the shared state's epoch the session was issued under (app/state/epoch.py)
 
 
 class SessionCookieCodec:
@@ -77,10 +82,11 @@ class SessionCookieCodec:
                 name=payload["name"],
                 iat=float(payload["iat"]),
                 seen=float(payload["seen"]),
+                ep=payload["ep"],
             )
         except (KeyError, TypeError, ValueError):
             return None
-        if not isinstance(data.sid, str) or not isinstance(data.sub, str):
+        if not all(isinstance(value, str) for value in (data.sid, data.sub, data.ep)):
             return None
         return data
 
@@ -93,7 +99,8 @@ class SessionCookieCodec:
         return self._header("", 0) + "; Expires=Thu, 01 Jan 1970 00:00:00 GMT"
 
     def _header(self, value: str, max_age: int) -> str:
-        # __Host- cookies must be Secure, have Path=/ and no Domain; the browser enforces it.
+        # __Host-(Http-) cookies must be Secure, have Path=/ and no Domain (and HttpOnly for
+        # __Host-Http-); the browser enforces it.
         parts = [f"{self.name}={value}", "Path=/", f"Max-Age={max_age}", "HttpOnly"]
         if self.secure:
             parts.append("Secure")

@@ -56,9 +56,15 @@ PassiveSessionDep = Annotated[Session, Depends(passive_session)]
 
 
 async def meetergo_user_id(
-    request: Request, session: ActiveSessionDep, sessions: SessionsDep, mapping: UserMappingDep
+    request: Request, session: ActiveSessionDep, mapping: UserMappingDep
 ) -> str:
-    """The meetergo user id calendar calls are made for; 403 when the user has none."""
+    """The meetergo user id calendar calls are made for; 403 when the user has none.
+
+    A ticket's ``meetergo_user_id`` claim is fixed for the session (the cookie holds it). Without
+    one, the mapping answers on every call, never from the cookie: a mapping change (a user
+    removed or moved to another id, the endpoint answering 404) reaches open sessions within
+    the mapping's cache time (``BFF_USER_MAPPING_CACHE_TTL``; the file within a second).
+    """
     if session.data.mid is not None:
         return session.data.mid
     try:
@@ -70,8 +76,6 @@ async def meetergo_user_id(
         ) from None
     if found is None:
         raise ProblemError(ErrorCode.USER_NOT_MAPPED)
-    # Remember it in the cookie so the next calls need no lookup.
-    queue_cookie(request, sessions.codec.set_header(sessions.with_meetergo_user(session, found)))
     return found
 
 

@@ -104,7 +104,7 @@ async def start_session(
     previous = sessions.peek(request.cookies.get(sessions.codec.name))
     if previous is not None:
         await sessions.revoke(previous)
-    session, cookie = sessions.start(ticket, meetergo_user_id)
+    session, cookie = await sessions.start(ticket)
     queue_cookie(request, sessions.codec.set_header(cookie))
     response.headers.update(_NO_STORE)
     return _profile(session, mapped=meetergo_user_id is not None)
@@ -117,15 +117,10 @@ async def start_session(
     response_model=SessionProfile,
 )
 async def me(
-    *,
-    request: Request,
-    session: PassiveSessionDep,
-    sessions: SessionsDep,
-    mapping: UserMappingDep,
-    response: Response,
+    *, session: PassiveSessionDep, mapping: UserMappingDep, response: Response
 ) -> SessionProfile:
     response.headers.update(_NO_STORE)
-    return await _current_profile(request, session, sessions, mapping)
+    return await _current_profile(session, mapping)
 
 
 @router.get(
@@ -149,25 +144,28 @@ async def status(
         if exc.code not in _SIGNED_OUT:
             raise
         return SignedOutStatus.model_validate({"code": exc.code.value})
-    return await _current_profile(request, session, sessions, mapping)
+    return await _current_profile(session, mapping)
 
 
-async def _current_profile(
-    request: Request, session: Session, sessions: SessionsDep, mapping: UserMappingDep
-) -> SessionProfile:
+async def _current_profile(session: Session, mapping: UserMappingDep) -> SessionProfile:
     mapped = session.data.mid is not None
     if not mapped:
-        # The user may have been mapped since login; the lookup is cached by the mapping.
+        # Asked each time (the mapping caches): a user mapped or unmapped since login shows.
         try:
-            found = await mapping.lookup(session.data.sub)
+            mapped = await mapping.lookup(session.data.sub) is not None
         except UserMappingUnavailable:
-            found = None
-        if found is not None:
-            queue_cookie(
-                request, sessions.codec.set_header(sessions.with_meetergo_user(session, found))
-            )
-            mapped = True
+            mapped = False
     return _profile(session, mapped=mapped)
+
+
+class PendingLogout(BaseModel):
+    """A logout the shared state could not record yet."""
+
+    revocationRecorded: Literal[False] = Field(  # noqa: N815
+        description="The cookie is removed from this browser, but the server-side revocation "
+        "is not recorded yet: this replica refuses the session at once and records it as soon "
+        "as the shared state answers again."
+    )
 
 
 @router.post(
@@ -176,13 +174,23 @@ async def _current_profile(
     summary="End the session on every replica and remove the cookie",
     status_code=204,
     response_class=Response,
+    responses={
+        204: {"description": "Session ended everywhere; cookie removed."},
+        202: {
+            "description": "Cookie removed, but the shared state did not answer: the "
+            "revocation is pending (see the body).",
+            "model": PendingLogout,
+        },
+    },
 )
 async def logout(request: Request, sessions: SessionsDep, settings: SettingsDep) -> Response:
     data = sessions.peek(request.cookies.get(sessions.codec.name))
-    if data is not None:
-        await sessions.revoke(data)
+    recorded = await sessions.revoke_or_defer(data) if data is not None else True
     queue_cookie(request, sessions.codec.clear_header())
     headers = dict(_NO_STORE)
     if settings.logout_clear_site_data:
         headers["Clear-Site-Data"] = '"cookies"'
+    if not recorded:
+        body = PendingLogout(revocationRecorded=False).model_dump_json().encode()
+        return Response(body, status_code=202, headers=headers, media_type="application/json")
     return Response(status_code=204, headers=headers)

@@ -6,7 +6,13 @@ Every rule is enforced on the server from the signed cookie, whatever the browse
   re-issuing the cookie at most once per ``session_refresh_interval``;
 - absolute timeout from ``iat``, never extended;
 - revocation of one session (logout) or of every session of a user issued up to a moment (the
-  operator's action), kept in shared state so every replica honours it.
+  operator's action), kept in shared state so every replica honours it;
+- the shared state's epoch (:mod:`app.state.epoch`): a session issued before the state was lost
+  is refused, so a lost revocation cannot bring it back.
+
+A logout while the shared state does not answer still ends the session in the browser; the
+revocation is then kept in this process (:attr:`SessionManager.pending`), refused locally at
+once, and written to the shared state as soon as it answers again (:meth:`flush_pending`).
 """
 
 from __future__ import annotations
@@ -17,16 +23,22 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
+import anyio
+
 from app.config import Settings
 from app.errors import ErrorCode, ProblemError
 from app.ops.metrics import Metrics
 from app.session.cookie import SessionCookieCodec, SessionData
 from app.session.identity import new_session_id, user_hash
 from app.session.tickets import LoginTicket
+from app.state.epoch import EPOCH_KEY, StateEpoch
 from app.state.store import SharedState, SharedStateUnavailable
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
+
+MAX_PENDING_REVOCATIONS = 100_000
+PENDING_FLUSH_INTERVAL = 0.5  # seconds between two attempts to write pending revocations
 
 
 @dataclass(frozen=True)
@@ -61,30 +73,35 @@ class SessionManager:
         self._metrics = metrics
         self._state = state
         self._clock = clock
+        self.epoch = StateEpoch(state, clock)
+        # Logouts whose revocation the shared state did not take yet: sid -> absolute end.
+        self.pending: dict[str, float] = {}
         self._idle = settings.session_idle_timeout
         self._absolute = settings.session_absolute_timeout
         self._refresh = settings.session_refresh_interval
 
     # -- starting --------------------------------------------------------------------------------
-    def start(self, ticket: LoginTicket, meetergo_user_id: str | None) -> tuple[Session, str]:
-        """A new session (always a new id) for the ticket's user, and its cookie value."""
+    async def start(self, ticket: LoginTicket) -> tuple[Session, str]:
+        """A new session (always a new id) for the ticket's user, and its cookie value.
+
+        The cookie holds the ticket's ``meetergo_user_id`` claim, if any, for the session's life;
+        a mapped id is never stored, so that a mapping change reaches the session.
+        """
+        epoch = await self._guarded(self.epoch.current())
         now = round(self._clock(), 3)
         data = SessionData(
             sid=new_session_id(),
             sub=ticket.sub,
-            mid=meetergo_user_id,
+            mid=ticket.meetergo_user_id,
             name=ticket.name,
             iat=now,
             seen=now,
+            ep=epoch.id,
         )
         logger.info("session started for user %s", user_hash(ticket.sub))
         if self._metrics:
             self._metrics.sessions_started.inc()
         return self._session(data), self.codec.encode(data)
-
-    def with_meetergo_user(self, session: Session, meetergo_user_id: str) -> str:
-        """The cookie value of ``session`` once its user's meetergo id became known."""
-        return self.codec.encode(replace(session.data, mid=meetergo_user_id))
 
     # -- checking --------------------------------------------------------------------------------
     async def authenticate(self, cookie: str | None, *, activity: bool) -> Authenticated:
@@ -119,6 +136,63 @@ class SessionManager:
         if self._metrics:
             self._metrics.sessions_revoked.labels("session").inc()
 
+    async def revoke_or_defer(self, data: SessionData) -> bool:
+        """End one session; False when the shared state could not record it (yet).
+
+        The revocation is then pending in this process: this replica refuses the session at once,
+        and :meth:`flush_pending` writes it to the shared state as soon as it answers.
+        """
+        try:
+            await self._state.put(f"rev:sid:{data.sid}", "1", self._absolute)
+        except SharedStateUnavailable:
+            self._defer(data)
+            return False
+        logger.info("session revoked for user %s", user_hash(data.sub))
+        if self._metrics:
+            self._metrics.sessions_revoked.labels("session").inc()
+        return True
+
+    async def flush_pending(self) -> int:
+        """Write pending revocations to the shared state; how many are still pending."""
+        now = self._clock()
+        for sid, ends_at in list(self.pending.items()):
+            if ends_at <= now:  # the session is over by itself: nothing left to revoke
+                del self.pending[sid]
+                continue
+            try:
+                await self._state.put(f"rev:sid:{sid}", "1", ends_at - now)
+            except SharedStateUnavailable:
+                break
+            del self.pending[sid]
+            logger.warning("pending logout recorded in the shared state")
+            if self._metrics:
+                self._metrics.sessions_revoked.labels("session").inc()
+        self._report_pending()
+        return len(self.pending)
+
+    async def run_pending(self, interval: float = PENDING_FLUSH_INTERVAL) -> None:
+        """The background task that writes pending revocations, forever."""
+        while True:
+            if self.pending:
+                await self.flush_pending()
+            await anyio.sleep(interval)
+
+    def _defer(self, data: SessionData) -> None:
+        if len(self.pending) >= MAX_PENDING_REVOCATIONS:
+            oldest = min(self.pending, key=self.pending.__getitem__)
+            del self.pending[oldest]
+            logger.error("too many pending logouts: the oldest is forgotten")
+        self.pending[data.sid] = data.iat + self._absolute
+        self._report_pending()
+        logger.error(
+            "logout of a session of user %s not recorded: shared state unavailable; pending",
+            user_hash(data.sub),
+        )
+
+    def _report_pending(self) -> None:
+        if self._metrics:
+            self._metrics.revocations_pending.set(len(self.pending))
+
     async def revoke_user(self, app_user_id: str) -> float:
         """End every session of a user issued until now, on every replica; return that moment."""
         moment = self._clock()
@@ -138,8 +212,14 @@ class SessionManager:
         )
 
     async def _is_revoked(self, data: SessionData) -> bool:
-        keys = [f"rev:sid:{data.sid}", f"rev:user:{user_hash(data.sub)}"]
-        by_session, by_user = await self._guarded(self._state.get_many(keys))
+        if data.sid in self.pending:
+            return True
+        keys = [f"rev:sid:{data.sid}", f"rev:user:{user_hash(data.sub)}", EPOCH_KEY]
+        by_session, by_user, held = await self._guarded(self._state.get_many(keys))
+        epoch = await self._guarded(self.epoch.settle(held))
+        if data.ep != epoch.id:
+            logger.info("session of user %s is from a lost state epoch", user_hash(data.sub))
+            return True
         if by_session is not None:
             return True
         return by_user is not None and data.iat <= float(by_user)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import re
 import secrets
 import time
@@ -28,6 +29,7 @@ from app.config import ConfigError, Settings, env_name
 from app.errors import ErrorCode, ProblemError
 from app.session.identity import user_hash
 from app.session.mapping import canonical_uuid
+from app.state.epoch import StateEpoch
 from app.state.store import SharedState, SharedStateUnavailable
 
 logger = logging.getLogger(__name__)
@@ -48,8 +50,8 @@ class LoginTicket:
 
     sub: str
     jti: str
-    issued_at: int
-    expires_at: int
+    issued_at: float  # Unix seconds; fractions kept (see the state epoch check in redeem)
+    expires_at: float
     meetergo_user_id: str | None
     name: str | None
     email: str | None
@@ -104,6 +106,7 @@ class TicketVerifier:
         self._max_age = settings.ticket_max_age
         self._state = state
         self._clock = clock
+        self._epoch = StateEpoch(state, clock)
 
     async def redeem(self, token: str) -> LoginTicket:
         """Verify ``token`` and mark it used; raise ProblemError when it cannot start a session."""
@@ -111,6 +114,16 @@ class TicketVerifier:
         ttl = max(ticket.expires_at - self._clock(), 0) + LEEWAY_SECONDS
         digest = hashlib.sha256(ticket.jti.encode()).hexdigest()
         try:
+            epoch = await self._epoch.current()
+            # Not after the epoch began: it may have been spent before, its marker lost since. A
+            # whole-second iat of the epoch's own second counts as before: to be safe, refused.
+            if ticket.issued_at <= epoch.started_at:
+                # Its "used" marker may have been lost with the previous state: never trust it.
+                logger.warning(
+                    "login ticket issued before the shared state's epoch (user %s)",
+                    user_hash(ticket.sub),
+                )
+                raise ProblemError(ErrorCode.TICKET_EXPIRED)
             fresh = await self._state.add(f"ticket:{digest}", "used", ttl)
         except SharedStateUnavailable:
             # Fail closed, as sessions do: without the shared state a used ticket could pass.
@@ -165,8 +178,8 @@ class TicketVerifier:
         return LoginTicket(
             sub=sub,
             jti=jti,
-            issued_at=int(issued_at),
-            expires_at=int(expires_at),
+            issued_at=float(issued_at),
+            expires_at=float(expires_at),
             meetergo_user_id=meetergo_user_id,
             name=self._display(claims.get("name"), _MAX_NAME, "name"),
             email=self._display(claims.get("email"), _MAX_EMAIL, "email"),
@@ -200,7 +213,9 @@ def mint_ticket(
     now: float | None = None,
 ) -> str:
     """Mint a ticket as an app's backend would (for the CLI, the demo and tests)."""
-    issued = int(time.time() if now is None else now)
+    # Microseconds, rounded down: RFC 7519 allows a fractional NumericDate, and a whole second
+    # would make a ticket minted in the very second a new state epoch began look older than it.
+    issued = math.floor((time.time() if now is None else now) * 1_000_000) / 1_000_000
     claims: dict[str, Any] = {
         "sub": sub,
         "aud": audience,

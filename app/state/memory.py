@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import heapq
 import itertools
+import math
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -55,6 +56,7 @@ class _Table:
         self._entries: dict[str, _Entry] = {}
         self._heap: list[tuple[float, int, str]] = []
         self._stamps = itertools.count()
+        self.queues: dict[str, dict[str, float]] = {}
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -185,6 +187,30 @@ class MemoryState:
         # Changing the value in place keeps the expiry: a counted window ends when it began + ttl.
         entry.value = str(count)
         return count
+
+    async def ensure(self, key: str, value: str) -> str:
+        table, now, full_key = self._table, self._table.clock(), self._prefix + key
+        entry = table.live(full_key, now)
+        if entry is not None:
+            return entry.value
+        table.store(full_key, value, math.inf, now)  # never expires; evicted last
+        return value
+
+    async def schedule(self, queue: str, member: str, due: float, ttl: float) -> None:
+        check_ttl(ttl)  # a queue lives as long as the process here
+        self._table.queues.setdefault(self._prefix + queue, {})[member] = due
+
+    async def take_due(self, queue: str, now: float, lease: float) -> str | None:
+        members = self._table.queues.get(self._prefix + queue, {})
+        due = [(when, member) for member, when in members.items() if when <= now]
+        if not due:
+            return None
+        _, member = min(due)
+        members[member] = now + lease
+        return member
+
+    async def unschedule(self, queue: str, member: str) -> None:
+        self._table.queues.get(self._prefix + queue, {}).pop(member, None)
 
     async def ping(self) -> bool:
         return True

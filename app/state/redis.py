@@ -43,6 +43,27 @@ return count
 """
 
 
+# GET, or SET without expiry when absent: the state epoch, created once by whoever comes first.
+_ENSURE_SCRIPT = """
+local value = redis.call('GET', KEYS[1])
+if value then
+  return value
+end
+redis.call('SET', KEYS[1], ARGV[1])
+return ARGV[1]
+"""
+
+# The first member due by ARGV[1], leased until ARGV[2]; nil when none is due.
+_TAKE_DUE_SCRIPT = """
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 1)
+if #due == 0 then
+  return false
+end
+redis.call('ZADD', KEYS[1], 'XX', ARGV[2], due[1])
+return due[1]
+"""
+
+
 def _milliseconds(ttl: float) -> int:
     # Round up: a key must never expire before the ttl the caller asked for.
     return max(1, math.ceil(check_ttl(ttl) * 1000))
@@ -101,6 +122,8 @@ class RedisState:
         self._prefix = prefix
         self._owns_client = False
         self._incr = client.register_script(_INCR_SCRIPT)
+        self._ensure = client.register_script(_ENSURE_SCRIPT)
+        self._take_due = client.register_script(_TAKE_DUE_SCRIPT)
 
     @classmethod
     def from_url(
@@ -206,6 +229,28 @@ class RedisState:
                 # (or would overflow one), the same refusal the memory backend makes.
                 raise ValueError(NOT_A_COUNTER) from exc
         return int(count)
+
+    async def ensure(self, key: str, value: str) -> str:
+        with translated("ENSURE"):
+            held = await self._ensure(keys=[self._prefix + key], args=[value])
+        return str(_text(held))
+
+    async def schedule(self, queue: str, member: str, due: float, ttl: float) -> None:
+        ms = _milliseconds(ttl)
+        with translated("ZADD"):
+            async with self._client.pipeline(transaction=True) as pipe:
+                pipe.zadd(self._prefix + queue, {member: due})
+                pipe.pexpire(self._prefix + queue, ms)
+                await pipe.execute()
+
+    async def take_due(self, queue: str, now: float, lease: float) -> str | None:
+        with translated("TAKE DUE"):
+            member = await self._take_due(keys=[self._prefix + queue], args=[now, now + lease])
+        return _text(member) if member else None
+
+    async def unschedule(self, queue: str, member: str) -> None:
+        with translated("ZREM"):
+            await self._client.zrem(self._prefix + queue, member)
 
     async def ping(self) -> bool:
         try:

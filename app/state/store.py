@@ -78,6 +78,35 @@ class SharedState(Protocol):
         """
         ...
 
+    async def ensure(self, key: str, value: str) -> str:
+        """Set ``key`` to ``value`` without expiry unless it exists; the value it holds now.
+
+        Atomic: of concurrent calls on one absent key, across all replicas, one value wins and
+        every call returns that one. The only way to store a value with no time to live; it is
+        meant for the state epoch (:mod:`app.state.epoch`), which must outlive everything else.
+        """
+        ...
+
+    async def schedule(self, queue: str, member: str, due: float, ttl: float) -> None:
+        """Put ``member`` in the durable work ``queue``, due at ``due`` (Unix seconds).
+
+        A member already queued gets the new due time. The whole queue expires ``ttl`` seconds
+        after its last ``schedule``, so an abandoned queue does not live forever.
+        """
+        ...
+
+    async def take_due(self, queue: str, now: float, lease: float) -> str | None:
+        """One member due at ``now`` or earlier, atomically made due again at ``now + lease``.
+
+        The lease keeps other replicas' workers off it while this one works; a worker that dies
+        meanwhile lets it come due again. None when nothing is due.
+        """
+        ...
+
+    async def unschedule(self, queue: str, member: str) -> None:
+        """Remove ``member`` from ``queue``; removing an absent member is not an error."""
+        ...
+
     async def ping(self) -> bool:
         """Whether the backend answers now. Never raises: unreachable is False."""
         ...

@@ -24,6 +24,7 @@ class UpstreamCall:
     # How the budget treats it: set by the cache stage for reads, the route's default otherwise.
     priority: Priority | None = None
     fresh: bool = False  # must see meetergo's current answer: no cache, no stale copy
+    allow_stale: bool = True  # False: a fresh cached answer will do, a stale one will not
     system: bool = False  # made by the service itself (flow checks): not charged to a user's share
 
     @property

@@ -19,6 +19,7 @@ from fastapi import APIRouter, Body, Path, Query, Request
 from starlette.responses import Response
 
 from app.config import Settings
+from app.connect.begin import begin_flow
 from app.connect.flows import FlowCodec
 from app.deps import from_app_state
 from app.errors import ErrorCode, ProblemError
@@ -150,7 +151,7 @@ def _endpoint(route: UpstreamRoute, settings: Settings, providers: type[StrEnum]
         query = {q.name: values[q.name] for q in route.query if q.forwarded and values[q.name]}
         flow: _Flow | None = None
         if route.operation_id == "getAuthUrl":
-            flow = _start_flow(request, values, settings)
+            flow = await _start_flow(request, values, settings)
             query["redirectUrl"] = flow.callback_url
         body = values.get("body")
         call = UpstreamCall(
@@ -184,7 +185,7 @@ class _Flow:
     cookie_header: str  # the flow cookie, with this flow added
 
 
-def _start_flow(request: Request, values: dict[str, Any], settings: Settings) -> _Flow:
+async def _start_flow(request: Request, values: dict[str, Any], settings: Settings) -> _Flow:
     """A new flow for this browser; meetergo is sent to our callback, never to the client's URL.
 
     With a ``redirectUrl`` the flow ends by redirecting there with meetergo's result parameters
@@ -193,8 +194,9 @@ def _start_flow(request: Request, values: dict[str, Any], settings: Settings) ->
     flows: FlowCodec = values["flows"]
     requested = values.get("redirectUrl")
     return_to = validate_return_target(requested, settings.allowed_origins) if requested else None
-    claims, token = flows.new_flow(
-        sid=values["session"].data.sid,
+    claims, token = await begin_flow(
+        request,
+        session=values["session"],
         meetergo_user_id=values["meetergo_user_id"],
         provider=str(values["provider"]),
         mode="redirect" if return_to else "popup",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -25,8 +26,13 @@ def test_python_minting_snippet_starts_a_session() -> None:
     exec(compile(_python_snippet(), "README.md", "exec"), namespace)  # noqa: S102 - our own README
     calendar_ticket = namespace["calendar_ticket"]
     assert callable(calendar_ticket)
-    ticket = calendar_ticket("readme-user", "11111111-1111-4111-8111-111111111111", TICKET_SECRET)
     with TestClient(create_app(make_settings()), base_url="https://bff.test") as client:
+        # Minted once the service runs, and in a later second than its state epoch began: the
+        # snippet writes whole seconds, and a ticket of the epoch's own second is refused.
+        time.sleep(1.0 - time.time() % 1.0)
+        ticket = calendar_ticket(
+            "readme-user", "11111111-1111-4111-8111-111111111111", TICKET_SECRET
+        )
         response = client.post(
             "/auth/session",
             json={"ticket": ticket},

@@ -142,12 +142,27 @@ class SandboxAdmin:
     def clear_log(self) -> None:
         assert self.client.delete("/_sandbox/requests").status_code == 204
 
-    def requests(self, path_prefix: str = "/v4") -> list[dict[str, Any]]:
-        """What reached meetergo's API, oldest first."""
+    def requests(
+        self, path_prefix: str = "/v4", *, with_snapshot: bool = False
+    ) -> list[dict[str, Any]]:
+        """What reached meetergo's API, oldest first.
+
+        A connect flow starts by listing the user's connections (the hijack defence's snapshot,
+        see app/connect/begin.py); unless ``with_snapshot``, those list calls made before the
+        first auth-URL request are left out, so a test of ``getAuthUrl`` sees that call only.
+        """
         response = self.client.get("/_sandbox/requests", params={"path_prefix": path_prefix})
         assert response.status_code == 200, response.text
         entries: list[dict[str, Any]] = response.json()
-        return entries
+        auth = [i for i, e in enumerate(entries) if e["path"].startswith(f"{UPSTREAM}/auth/")]
+        if with_snapshot or not auth:
+            return entries
+        snapshot = upstream_path("listConnections")
+        return [
+            e
+            for i, e in enumerate(entries)
+            if not (i < auth[0] and e["method"] == "GET" and e["path"] == snapshot)
+        ]
 
     def only_request(self) -> dict[str, Any]:
         entries = self.requests()

@@ -140,7 +140,8 @@ def test_read_with_a_one_time_5xx_succeeds_on_the_second_attempt(
     bff: Bff, sandbox: SandboxAdmin, operation: str, status: int
 ) -> None:
     connection = target_for(operation, sandbox)
-    sandbox.faults(error_rate=1, error_statuses=[status], times=1)
+    path = upstream_path(operation, connection)
+    sandbox.faults(error_rate=1, error_statuses=[status], times=1, paths=[path])
 
     response = bff.operation(operation, connection)
 
@@ -156,7 +157,7 @@ def test_read_with_a_one_time_reset_succeeds_on_retry(
     bff: Bff, sandbox: SandboxAdmin, operation: str
 ) -> None:
     connection = target_for(operation, sandbox)
-    sandbox.faults(reset=True, times=1)
+    sandbox.faults(reset=True, times=1, paths=[upstream_path(operation, connection)])
 
     response = bff.operation(operation, connection)
 

@@ -6,13 +6,15 @@ Success bodies are compared byte for byte with what the sandbox answers the same
 
 from __future__ import annotations
 
+import base64
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-from app.connect.flows import FLOW_COOKIE_SECURE, FLOW_MAX_AGE, FlowCodec
+from app.connect.flows import FLOW_COOKIE_SECURE, FLOW_MAX_AGE, FlowClaims, FlowCodec
+from app.connect.store import FlowStore
 from app.upstream.table import ROUTES
-from sandbox.seed import BOB_ID
+from sandbox.seed import ALICE_ID, BOB_ID
 from tests.proxy.conftest import MakeBff
 from tests.proxy.support import (
     BASE_URL,
@@ -33,6 +35,23 @@ RETURN_TO = f"{BASE_URL}/settings/calendars?tab=connections"
 def flows_of(bff: Bff) -> FlowCodec:
     flows: FlowCodec = bff.app.state.flows
     return flows
+
+
+def flow_record(bff: Bff, token: str) -> FlowClaims | None:
+    """What the service recorded of the flow whose token is ``token``."""
+    key = flows_of(bff).read_token(token)
+    if key is None:
+        return None
+    store: FlowStore = bff.app.state.flow_store
+    portal = bff.client.portal
+    assert portal is not None
+    return portal.call(store.load, key)
+
+
+def token_payload(token: str) -> bytes:
+    """What a flow token says, read without its key: whatever an eavesdropper can read."""
+    encoded = token.split(".", maxsplit=1)[0]
+    return base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
 
 
 def flow_ids_in_cookie(bff: Bff, value: str) -> list[str]:
@@ -65,7 +84,9 @@ def test_auth_url_answer_is_meetergos_body_byte_for_byte(
 
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == "application/json"
-    assert tap.bodies == [response.content]
+    # The flow's connection-list snapshot first (app/connect/begin.py), then the auth URL.
+    assert len(tap.bodies) == 2
+    assert tap.bodies[-1] == response.content
     body = response.json()
     assert body["provider"] == "google"
     assert body["authUrl"].startswith(f"{sandbox.url}/consent/google?state=")
@@ -94,9 +115,15 @@ def test_meetergo_is_sent_to_the_service_callback_never_to_the_client_url(
     callback_prefix = f"{BASE_URL}/connect/callback/"
     assert query["redirectUrl"].startswith(callback_prefix)
     assert return_to is None or return_to not in str(seen)
-    claims = flows_of(bff).read_token(query["redirectUrl"].removeprefix(callback_prefix))
+    token = query["redirectUrl"].removeprefix(callback_prefix)
+    claims = flow_record(bff, token)
     assert claims is not None, "meetergo must get a genuine flow token in the callback path"
     assert (claims.flow_id, claims.provider, claims.return_to) == (flow_id, provider, return_to)
+    assert claims.meetergo_user_id == ALICE_ID
+    # The token itself is opaque: no user id, session hash, flow id or return URL in clear.
+    readable = token_payload(token)
+    for secret in (ALICE_ID, claims.session, flow_id, return_to or "https://"):
+        assert secret.encode() not in readable, readable
 
 
 def test_auth_url_without_parameters_sends_meetergo_only_the_callback(
@@ -121,7 +148,7 @@ def test_redirect_url_on_a_configured_app_origin_is_the_return_target(
     assert response.status_code == 200, response.text
     sent = dict(sandbox.only_request()["query"])["redirectUrl"]
     assert sent.startswith(f"{BASE_URL}/connect/callback/")  # the service's own callback
-    claims = flows_of(bff).read_token(sent.rsplit("/", 1)[1])
+    claims = flow_record(bff, sent.rsplit("/", 1)[1])
     assert claims is not None
     assert claims.return_to == return_to
 

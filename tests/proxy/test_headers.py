@@ -309,7 +309,7 @@ def add_set_cookie(response: httpx.Response) -> list[tuple[bytes, bytes]]:
     del response
     return [
         (b"set-cookie", b"meetergo_session=upstream-secret; Path=/; HttpOnly"),
-        (b"set-cookie", b"__Host-mbff_session=forged; Path=/; Secure"),
+        (b"set-cookie", b"__Host-Http-mbff_session=forged; Path=/; Secure; HttpOnly"),
     ]
 
 

@@ -9,6 +9,7 @@ which cookie a request carried.
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections.abc import Iterator
@@ -132,8 +133,12 @@ def ticket(
 
 
 def claims(**overrides: Any) -> dict[str, Any]:
-    """A valid claim set; an override of ``None`` removes that claim."""
-    now = int(time.time())
+    """A valid claim set; an override of ``None`` removes that claim.
+
+    ``iat`` has microseconds, as ``mint_ticket`` gives it: a whole second could fall in the
+    second the app's state epoch began, which refuses it (app/state/epoch.py).
+    """
+    now = math.floor(time.time() * 1_000_000) / 1_000_000
     values: dict[str, Any] = {
         "sub": "user-1",
         "aud": AUDIENCE,
@@ -201,6 +206,13 @@ class Api:
 
     def logout(self, cookie: str | None) -> httpx.Response:
         return self.call("POST", "/auth/logout", cookie=cookie)
+
+    def epoch(self) -> str:
+        """The id of the shared state's epoch, which a valid session cookie must carry."""
+        sessions: SessionManager = self.app.state.sessions
+        portal = self.client.portal
+        assert portal is not None, "the client must be running (used in a with block)"
+        return portal.call(sessions.epoch.current).id
 
 
 def open_client(app: FastAPI) -> TestClient:

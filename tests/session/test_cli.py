@@ -56,16 +56,24 @@ def mint(capsys: pytest.CaptureFixture[str], *args: str) -> str:
 def test_minted_ticket_verifies_and_logs_in_once(
     environment: dict[str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    token = mint(
-        capsys, "--sub", "cli-user", "--name", "Ada", "--meetergo-user-id", ALICE_MID, "--ttl", "30"
-    )
-    claims = jwt.decode(token, TICKET_SECRET, algorithms=["HS256"], audience=AUDIENCE)
-    assert claims["sub"] == "cli-user"
-    assert claims["name"] == "Ada"
-    assert claims["meetergo_user_id"] == ALICE_MID
-    assert claims["exp"] - claims["iat"] == 30
-    assert "iss" not in claims
-    with serving(make_settings()) as api:
+    with serving(make_settings()) as api:  # first: a ticket older than its epoch is refused
+        token = mint(
+            capsys,
+            "--sub",
+            "cli-user",
+            "--name",
+            "Ada",
+            "--meetergo-user-id",
+            ALICE_MID,
+            "--ttl",
+            "30",
+        )
+        claims = jwt.decode(token, TICKET_SECRET, algorithms=["HS256"], audience=AUDIENCE)
+        assert claims["sub"] == "cli-user"
+        assert claims["name"] == "Ada"
+        assert claims["meetergo_user_id"] == ALICE_MID
+        assert claims["exp"] - claims["iat"] == 30
+        assert "iss" not in claims
         response = api.login(token)
         assert response.status_code == 200
         assert response.json()["appUserId"] == "cli-user"
@@ -81,15 +89,16 @@ def test_minted_ticket_follows_the_configured_audience_issuer_and_maximum_lifeti
     monkeypatch.setenv("BFF_TICKET_AUDIENCE", "calendar-eu")
     monkeypatch.setenv("BFF_TICKET_ISSUER", "https://app.test")
     monkeypatch.setenv("BFF_TICKET_MAX_AGE", "120")
-    token = mint(capsys, "--sub", "cli-user", "--ttl", "9999")
-    claims = jwt.decode(token, options={"verify_signature": False})
-    assert claims["aud"] == "calendar-eu"
-    assert claims["iss"] == "https://app.test"
-    assert claims["exp"] - claims["iat"] == 120
     settings = make_settings(
         ticket_audience="calendar-eu", ticket_issuer="https://app.test", ticket_max_age=120
     )
+    # The service runs first: a ticket minted before its state epoch began would be refused.
     with serving(settings) as api:
+        token = mint(capsys, "--sub", "cli-user", "--ttl", "9999")
+        claims = jwt.decode(token, options={"verify_signature": False})
+        assert claims["aud"] == "calendar-eu"
+        assert claims["iss"] == "https://app.test"
+        assert claims["exp"] - claims["iat"] == 120
         assert api.login(token).status_code == 200
 
 
@@ -120,10 +129,10 @@ def test_eddsa_ticket_is_minted_with_the_private_key_file(
     assert main(["mint-ticket", "--sub", "cli-user"]) == EXIT_CONFIG
     assert "--private-key" in capsys.readouterr().err
 
-    token = mint(capsys, "--sub", "cli-user", "--private-key", str(private_file))
-    assert jwt.get_unverified_header(token)["alg"] == "EdDSA"
     settings = make_settings(ticket_algorithm="EdDSA", ticket_secret=None, ticket_public_key=public)
-    with serving(settings) as api:
+    with serving(settings) as api:  # first: see the test above
+        token = mint(capsys, "--sub", "cli-user", "--private-key", str(private_file))
+        assert jwt.get_unverified_header(token)["alg"] == "EdDSA"
         assert api.login(token).status_code == 200
 
 

@@ -14,6 +14,7 @@ from itsdangerous import URLSafeSerializer
 from pydantic import ValidationError
 
 from app.session.cookie import _SALT, INSECURE_NAME, SECURE_NAME, SessionData
+from app.state.memory import MemoryState
 from tests.session.conftest import (
     ALICE_MID,
     Api,
@@ -73,7 +74,7 @@ def test_cookie_holds_only_ids_and_timestamps_never_a_secret(
     assert value is not None
     payload = cookie_payload(value)
     # The display name is there too (see the report): it is not secret, /auth/me shows it.
-    assert set(payload) == {"v", "sid", "sub", "mid", "name", "iat", "seen"}
+    assert set(payload) == {"v", "sid", "sub", "mid", "name", "iat", "seen", "ep"}
     assert payload["sub"] == "user-1"
     assert payload["mid"] == ALICE_MID
     assert payload["iat"] == payload["seen"] == clock.now
@@ -91,8 +92,10 @@ def valid_payload() -> dict[str, Any]:
     import time  # noqa: PLC0415
 
     now = float(int(time.time()))
-    data = SessionData(sid="s" * 22, sub="admin", mid=ALICE_MID, name=None, iat=now, seen=now)
-    return {"v": 1, **asdict(data)}
+    data = SessionData(
+        sid="s" * 22, sub="admin", mid=ALICE_MID, name=None, iat=now, seen=now, ep="unknown"
+    )
+    return {"v": 2, **asdict(data)}
 
 
 def flip_signature(value: str) -> str:
@@ -117,7 +120,10 @@ TAMPERED: dict[str, Callable[[str], str]] = {
     "garbage": lambda _: "garbage",
     "signed-with-a-foreign-key": lambda _: forge(valid_payload(), key=FOREIGN_KEY),
     "signed-with-the-key-but-another-salt": lambda _: forge(valid_payload(), salt="other"),
-    "unknown-format-version": lambda _: forge({**valid_payload(), "v": 2}),
+    "unknown-format-version": lambda _: forge({**valid_payload(), "v": 3}),
+    "format-1-without-epoch": lambda _: forge(
+        {k: v for k, v in valid_payload().items() if k != "ep"} | {"v": 1}
+    ),
     "field-missing": lambda _: forge({k: v for k, v in valid_payload().items() if k != "seen"}),
     "not-an-object": lambda _: forge(["admin"]),  # type: ignore[arg-type]
 }
@@ -125,7 +131,7 @@ TAMPERED: dict[str, Callable[[str], str]] = {
 
 def test_the_forged_cookies_would_pass_with_the_right_shape(api: Api) -> None:
     """The forging helper is sound: a well-formed payload signed with the real key is accepted."""
-    response = api.me(forge(valid_payload()))
+    response = api.me(forge({**valid_payload(), "ep": api.epoch()}))
     assert response.status_code == 200
     assert response.json()["appUserId"] == "admin"
 
@@ -168,14 +174,15 @@ def test_key_rotation_newest_signs_all_verify_removed_key_invalidates(clock: Fak
     old = make_settings(session_keys=[OLD_SESSION_KEY])
     rotated = make_settings(session_keys=[SESSION_KEY, OLD_SESSION_KEY])
     new = make_settings(session_keys=[SESSION_KEY])
+    state = MemoryState(clock=clock)  # one state, as replicas share Redis (or one epoch)
     with (
-        serving(old, clock=clock) as old_api,
-        serving(rotated, clock=clock) as rotated_api,
-        serving(new, clock=clock) as new_api,
+        serving(old, clock=clock, shared_state=state) as old_api,
+        serving(rotated, clock=clock, shared_state=state) as rotated_api,
+        serving(new, clock=clock, shared_state=state) as new_api,
     ):
         signed_by_old = old_api.login_cookie()
         # Rotation in: the old key still verifies.
-        assert rotated_api.me(signed_by_old).status_code == 200
+        assert rotated_api.me(signed_by_old).status_code == 200, rotated_api.me(signed_by_old).text
         # Removal: what the removed key signed no longer verifies.
         assert_problem(new_api.me(signed_by_old), 401, "unauthenticated")
 

@@ -171,41 +171,25 @@ class DownMapping:
         raise UserMappingUnavailable("the app's endpoint timed out")
 
 
-def test_mapping_found_after_login_is_used_and_remembered_in_the_cookie(
+def test_a_mapped_id_is_used_but_never_kept_in_the_cookie(
     clock: FakeClock, mapping_file: Path
 ) -> None:
     settings = make_settings(user_mapping="file", user_mapping_file=str(mapping_file))
     with serving(settings, clock=clock) as api:
-        cookie = api.login_cookie("user-1", meetergo_user_id=None)
-        assert decode_cookie(api.app, cookie).mid == BOB_MID  # mapped at login
+        login = api.login(ticket("user-1", meetergo_user_id=None))
+        assert login.json()["meetergoUserMapped"] is True  # the mapping answered at login...
+        cookie = new_cookie(login, SECURE_NAME)
+        assert cookie is not None
+        assert decode_cookie(api.app, cookie).mid is None  # ...but the cookie does not keep it
         clock.advance(10)
         response = api.whoami(cookie)
         assert response.json() == {"meetergoUserId": BOB_MID}
-
-        # A cookie issued before the mapping existed is completed on the first calendar call...
-        sessions: SessionManager = api.app.state.sessions
-        older = sessions.codec.encode(
-            SessionData(
-                sid=new_session_id(),
-                sub="user-1",
-                mid=None,
-                name=None,
-                iat=clock.now,
-                seen=clock.now,
-            )
-        )
-        response = api.whoami(older)
-        assert response.json() == {"meetergoUserId": BOB_MID}
-        completed = new_cookie(response, SECURE_NAME)
-        assert completed is not None
-        assert decode_cookie(api.app, completed).mid == BOB_MID
-        assert decode_cookie(api.app, completed).seen == clock.now
-        # ...after which no lookup is needed, even while the mapping is down.
+        # Every call asks the mapping: while it is down, calls wait rather than trust the past.
         api.app.state.user_mapping = DownMapping()
-        assert api.whoami(completed).json() == {"meetergoUserId": BOB_MID}
+        assert_problem(api.whoami(cookie), 503, "user_mapping_unavailable")
 
 
-def test_me_completes_a_mapping_without_extending_the_idle_timeout(
+def test_me_reports_a_mapping_made_after_login_without_extending_the_idle_timeout(
     clock: FakeClock, mapping_file: Path
 ) -> None:
     settings = make_settings(user_mapping="file", user_mapping_file=str(mapping_file))
@@ -214,16 +198,19 @@ def test_me_completes_a_mapping_without_extending_the_idle_timeout(
         start = clock.now
         cookie = sessions.codec.encode(
             SessionData(
-                sid=new_session_id(), sub="user-1", mid=None, name=None, iat=start, seen=start
+                sid=new_session_id(),
+                sub="user-1",
+                mid=None,
+                name=None,
+                iat=start,
+                seen=start,
+                ep=api.epoch(),
             )
         )
         clock.advance(300)
         response = api.me(cookie)
         assert response.json()["meetergoUserMapped"] is True
-        completed = new_cookie(response, SECURE_NAME)
-        # The cookie is re-issued to remember the meetergo user, with `seen` unchanged.
-        assert completed is not None
-        assert decode_cookie(api.app, completed).seen == start
+        assert new_cookie(response, SECURE_NAME) is None  # nothing to re-issue
         assert profile_times(response.json())[0] == iso(start + 1800)
 
 
@@ -262,7 +249,7 @@ def live_cookie(app: FastAPI) -> str:
     sessions: SessionManager = app.state.sessions
     now = time.time()
     data = SessionData(
-        sid=new_session_id(), sub="user-1", mid=ALICE_MID, name=None, iat=now, seen=now
+        sid=new_session_id(), sub="user-1", mid=ALICE_MID, name=None, iat=now, seen=now, ep="e"
     )
     return sessions.codec.encode(data)
 
@@ -274,7 +261,6 @@ def call_login(api: Api, cookie: str) -> httpx.Response:
 DOWN_CALLS: dict[str, Callable[[Api, str], httpx.Response]] = {
     "me": lambda api, cookie: api.me(cookie),
     "calendar-call": lambda api, cookie: api.whoami(cookie),
-    "logout": lambda api, cookie: api.logout(cookie),
     "login": call_login,
     "operator-revoke": lambda api, _: api.call(
         "POST",
@@ -295,6 +281,18 @@ def test_shared_state_down_fails_closed_with_503_and_retry_after(
     assert int(response.headers["retry-after"]) > 0
     # A blip of the shared state does not sign anybody out.
     assert not cleared(response, SECURE_NAME)
+
+
+def test_logout_while_the_shared_state_is_down_still_removes_the_cookie_and_says_so(
+    state_down: Api,
+) -> None:
+    response = state_down.logout(live_cookie(state_down.app))
+    assert response.status_code == 202
+    assert response.json() == {"revocationRecorded": False}
+    assert response.headers["cache-control"] == "no-store"
+    assert cleared(response, SECURE_NAME)
+    sessions: SessionManager = state_down.app.state.sessions
+    assert len(sessions.pending) == 1
 
 
 def test_shared_state_down_makes_the_replica_not_ready(state_down: Api) -> None:

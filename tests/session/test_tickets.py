@@ -21,6 +21,7 @@ from jwt.warnings import InsecureKeyLengthWarning
 from app.config import ConfigError
 from app.main import create_app
 from app.session.tickets import LEEWAY_SECONDS, TicketVerifier
+from app.state.epoch import StateEpoch
 from app.state.memory import MemoryState
 from tests.session.conftest import (
     ALICE_MID,
@@ -374,6 +375,8 @@ def test_used_ticket_is_remembered_until_it_expires_and_no_longer() -> None:
     clock = FakeClock()
     state = MemoryState(clock=clock)
     verifier = TicketVerifier(make_settings(), state, clock=clock)
+    anyio.run(StateEpoch(state, clock).current)  # the state's epoch begins, as at start-up
+    clock.advance(1)
     token = ticket(ttl=60, now=clock.now)
 
     async def scenario() -> list[str]:

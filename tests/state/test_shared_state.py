@@ -230,3 +230,58 @@ async def test_two_prefixes_do_not_see_each_other(backend: Backend) -> None:
 
     await theirs.delete("k")
     assert await mine.get("k") == "mine"
+
+
+# -- ensure: the one value without expiry (the state epoch) ---------------------------------------
+
+
+async def test_ensure_sets_an_absent_key_once_and_every_caller_gets_the_winner(
+    backend: Backend,
+) -> None:
+    held: list[str] = []
+
+    async def contender(number: int) -> None:
+        held.append(await backend.state.ensure("epoch", f"epoch-{number}"))
+
+    async with anyio.create_task_group() as group:
+        for number in range(20):
+            group.start_soon(contender, number)
+    assert len(set(held)) == 1
+    assert await backend.state.get("epoch") == held[0]
+
+
+async def test_an_ensured_value_outlives_every_ttl(backend: Backend) -> None:
+    await backend.state.ensure("epoch", "kept")
+    await backend.state.put("short", "gone", backend.short_ttl)
+    await backend.let_short_ttl_pass()
+    assert await backend.state.get_many(["epoch", "short"]) == ["kept", None]
+
+
+# -- the durable work queue (queued hijack removals) ---------------------------------------------
+
+
+async def test_take_due_returns_only_due_members_and_leases_them(backend: Backend) -> None:
+    state = backend.state
+    await state.schedule("work", "later", 2_000.0, LONG_TTL)
+    await state.schedule("work", "now", 1_000.0, LONG_TTL)
+    assert await state.take_due("work", 1_500.0, lease=100.0) == "now"
+    assert await state.take_due("work", 1_500.0, lease=100.0) is None  # "now" is leased
+    assert await state.take_due("work", 1_600.0, lease=100.0) == "now"  # the lease ran out
+    await state.unschedule("work", "now")
+    assert await state.take_due("work", 5_000.0, lease=100.0) == "later"
+    await state.unschedule("work", "absent")  # not an error
+
+
+async def test_concurrent_take_due_gives_each_member_to_one_taker(backend: Backend) -> None:
+    for number in range(10):
+        await backend.state.schedule("work", f"m{number}", 1_000.0, LONG_TTL)
+    taken: list[str | None] = []
+
+    async def taker() -> None:
+        taken.append(await backend.state.take_due("work", 1_000.0, lease=60.0))
+
+    async with anyio.create_task_group() as group:
+        for _ in range(20):
+            group.start_soon(taker)
+    members = [member for member in taken if member is not None]
+    assert sorted(members) == sorted(f"m{number}" for number in range(10))

@@ -6,8 +6,15 @@ starts). Not ``BFF_``-prefixed on purpose: ``tests/conftest.py`` hides those fro
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
 from urllib.parse import urlsplit
 
 import pytest
@@ -66,3 +73,156 @@ def _where(url: str) -> str:
     # Host and port only: a test URL can still carry a password.
     parts = urlsplit(url)
     return f"{parts.hostname}:{parts.port or 6379}" if parts.hostname else f"{parts.scheme}://..."
+
+
+class OwnRedis:
+    """A ``redis-server`` of the test's own, on a free port, without persistence.
+
+    For tests that stop, freeze, restart or empty Redis: never the shared server on 6379. The
+    server is stopped by :meth:`stop` (``with`` does it), and :meth:`restart` brings it back
+    empty, as a Redis without persistence comes back after a crash.
+    """
+
+    def __init__(self) -> None:
+        executable = shutil.which("redis-server")
+        if executable is None:
+            message = "redis-server is not installed (apt-get install redis-server)"
+            if in_ci():
+                pytest.fail(f"{message}; CI always has it, so this is a failure.", pytrace=False)
+            pytest.skip(message)
+        self._executable = executable
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port: int = probe.getsockname()[1]
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> OwnRedis:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        self._process = subprocess.Popen(
+            [
+                self._executable,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--maxmemory-policy",
+                "noeviction",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        client = redis.Redis.from_url(self.url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        try:
+            while True:
+                try:
+                    client.ping()
+                    return
+                except (redis.RedisError, OSError):
+                    if time.monotonic() > deadline or self._process.poll() is not None:
+                        raise RuntimeError("the test's redis-server did not start") from None
+                    time.sleep(0.05)
+        finally:
+            client.close()
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.kill()
+            self._process.wait(timeout=10)
+            self._process = None
+
+    def restart_empty(self) -> None:
+        """Kill the server and start it again: it comes back with no data at all."""
+        self.stop()
+        self.start()
+
+    def freeze(self) -> None:
+        """Stop the server without losing data: it holds connections and answers nothing."""
+        assert self._process is not None
+        self._process.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        assert self._process is not None
+        self._process.send_signal(signal.SIGCONT)
+
+
+class CuttableLink:
+    """A TCP relay to Redis that a test can cut and restore: one replica's network partition.
+
+    Redis keeps running with its data; only the clients connected through this link lose it.
+    While cut, new connections are refused and open ones are closed.
+    """
+
+    def __init__(self, target_port: int) -> None:
+        self._target = ("127.0.0.1", target_port)
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port: int = probe.getsockname()[1]
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._listener: socket.socket | None = None
+        self._open: list[socket.socket] = []
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> CuttableLink:
+        self.restore()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.cut()
+
+    def restore(self) -> None:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(64)
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def cut(self) -> None:
+        with self._lock:
+            listener, self._listener = self._listener, None
+            sockets, self._open = self._open, []
+        if listener is not None:
+            # shutdown wakes the thread blocked in accept(); close alone would leave the port
+            # listening until it returns.
+            with contextlib.suppress(OSError):
+                listener.shutdown(socket.SHUT_RDWR)
+            listener.close()
+        for sock in sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return  # cut
+            upstream = socket.create_connection(self._target)
+            with self._lock:
+                self._open += [client, upstream]
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            with contextlib.suppress(OSError):
+                sink.shutdown(socket.SHUT_WR)

@@ -137,7 +137,12 @@ export interface CalendarClient {
   me(): Promise<SessionProfile>;
   /** Like me(), but null when nobody is signed in. */
   session(): Promise<SessionProfile | null>;
-  logout(): Promise<void>;
+  /**
+   * Ends the session and removes the cookie. `null` when every replica knows; the object when the
+   * service could not record the revocation yet (its shared state was down): the cookie is gone
+   * all the same, and the service records it as soon as it can.
+   */
+  logout(): Promise<null | { revocationRecorded: false }>;
   flowStatus(flowId: string): Promise<FlowStatus>;
   /** Call inside the click handler so the popup opens synchronously. */
   connect(provider: Provider, options?: ConnectOptions): Promise<ConnectResult>;

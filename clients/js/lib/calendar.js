@@ -172,9 +172,11 @@ export function createCalendarClient({ baseUrl = "", apiPrefix = "/api", fetch: 
         throw error;
       }
     },
-    logout: async () => {
-      await request("POST", `${baseUrl}/auth/logout`);
-    },
+    /**
+     * Null once every replica knows; {revocationRecorded: false} when the service could not record
+     * the revocation yet (its shared state was down): the cookie is gone all the same.
+     */
+    logout: async () => (await request("POST", `${baseUrl}/auth/logout`)) ?? null,
 
     /** The state of one of this browser's flows: {state: "pending" | "success" | "error", ...}. */
     flowStatus: (flowId) => request("GET", `${baseUrl}${apiPrefix}/connect/flows/${enc(flowId)}`),
