@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
 from app import __version__
-from app.config import ConfigError, Settings, env_name, load_settings
+from app.config import Settings, load_settings
 from app.connect import routes as connect_routes
 from app.connect.flows import FlowCodec
 from app.errors import install_error_handlers
@@ -22,6 +22,7 @@ from app.ops.metrics import Metrics
 from app.ops.observe import ObserverMiddleware
 from app.ops.request_id import RequestIdMiddleware
 from app.ops.set_cookie import SetCookieMiddleware
+from app.preflight import check_startup
 from app.session import routes as session_routes
 from app.session.csrf import CsrfMiddleware
 from app.session.mapping import build_user_mapping
@@ -31,10 +32,10 @@ from app.state.factory import open_shared_state
 from app.state.store import SharedState
 from app.static_files import DEMO_PATH, SDK_PATH, demo_files, sdk_files
 from app.upstream.client import build_upstream_client
+from app.upstream.credentials import MeetergoCredentials
 from app.upstream.proxy import CalendarProxy
 from app.upstream.router import build_calendar_router
 from app.upstream.sender import UpstreamSender
-from app.upstream.table import ROUTES_BY_ID
 
 AUTH_PREFIX = "/auth"
 
@@ -52,14 +53,7 @@ def create_app(
     edge under the real code.
     """
     settings = settings or load_settings()
-    unknown = sorted(set(settings.disabled_routes) - set(ROUTES_BY_ID))
-    if unknown:
-        raise ConfigError(
-            [
-                f"{env_name('disabled_routes')}: unknown operation ids {unknown}; "
-                f"known: {sorted(ROUTES_BY_ID)}"
-            ]
-        )
+    check_startup(settings)
     state = shared_state or open_shared_state(settings)
     mapping_client = httpx.AsyncClient(timeout=settings.user_mapping_timeout, trust_env=False)
     user_mapping = build_user_mapping(settings, mapping_client)
@@ -67,6 +61,8 @@ def create_app(
     tickets = TicketVerifier(settings, state)
     sessions = SessionManager(settings, state, metrics=metrics)
     readiness = Readiness()
+    credentials = MeetergoCredentials.from_settings(settings, metrics)
+    readiness.advisories["upstream_credential"] = credentials.status
     if state.name != "memory":  # in-process state is always there; anything else may not be
         readiness.checks["shared_state"] = state.ping
 
@@ -80,7 +76,7 @@ def create_app(
             )
             app.state.upstream = upstream
             app.state.calendar_proxy = CalendarProxy(
-                UpstreamSender(settings, upstream, metrics=metrics)
+                UpstreamSender(settings, upstream, metrics=metrics, credentials=credentials)
             )
             yield
             readiness.shutting_down = True
@@ -99,6 +95,7 @@ def create_app(
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.readiness = readiness
+    app.state.credentials = credentials
     app.state.shared_state = state
     app.state.user_mapping = user_mapping
     app.state.tickets = tickets

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Request
@@ -25,6 +26,9 @@ class SandboxRuntime:
     limiter: RateLimiter
     faults: ActiveFaults
     log: RequestLog
+    # Expiry moments set at run time (PUT /_sandbox/keys/{name}/expiry), by key name; they win
+    # over the seed's, so a test can expire a key at a moment it chooses.
+    key_expiry: dict[str, datetime] = field(default_factory=dict)
 
     @classmethod
     def start(cls, settings: SandboxSettings, clock: Clock) -> SandboxRuntime:
@@ -49,6 +53,7 @@ class SandboxRuntime:
         self.limiter.reset()
         self.faults.reset()
         self.log.clear()
+        self.key_expiry.clear()
 
 
 def runtime_of(app: FastAPI) -> SandboxRuntime:

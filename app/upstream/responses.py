@@ -86,7 +86,10 @@ def problem_for(call: UpstreamCall, result: UpstreamResult) -> ProblemError:  # 
         )
     if status in (401, 403):
         # The operator must act (replace or widen the key); the browser learns only that it failed.
-        logger.error(
+        # A 401 is an error log once, from the credentials' state (app/upstream/credentials.py),
+        # not once per call: each call adds only a warning.
+        log = logger.warning if status == 401 else logger.error
+        log(
             "meetergo refused the API key on %s: %s %s",
             operation,
             status,

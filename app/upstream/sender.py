@@ -19,6 +19,7 @@ from app.config import Settings
 from app.errors import ErrorCode, ProblemError
 from app.ops.metrics import Metrics
 from app.upstream.call import UpstreamCall, UpstreamResult
+from app.upstream.credentials import MeetergoCredentials
 
 logger = logging.getLogger(__name__)
 
@@ -45,17 +46,18 @@ class UpstreamSender:
         rng: random.Random | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         metrics: Metrics | None = None,
+        credentials: MeetergoCredentials | None = None,
     ) -> None:
         self._metrics = metrics
         self._client = client
-        self._authorization = f"Bearer {settings.meetergo_api_key.get_secret_value()}"
+        self._credentials = credentials or MeetergoCredentials.from_settings(settings, metrics)
         self._deadline = settings.upstream_deadline
         self._retries = settings.upstream_retries
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not security
         self._sleep = sleep
 
-    def _request(self, call: UpstreamCall) -> httpx.Request:
-        headers = {"Authorization": self._authorization, API_USER_HEADER: call.meetergo_user_id}
+    def _request(self, call: UpstreamCall, authorization: str) -> httpx.Request:
+        headers = {"Authorization": authorization, API_USER_HEADER: call.meetergo_user_id}
         if call.request_id:
             headers["X-Request-ID"] = call.request_id
         return self._client.build_request(
@@ -82,7 +84,7 @@ class UpstreamSender:
         for attempt in range(1, attempts + 1):
             last = attempt == attempts
             try:
-                response = await self._send(call)
+                response = await self._send_with_key(call)
             except httpx.TimeoutException as exc:
                 if isinstance(exc, httpx.ConnectTimeout) and not last:
                     await self._backoff(attempt)
@@ -110,13 +112,30 @@ class UpstreamSender:
             )
         raise AssertionError("unreachable: the last attempt returns or raises")  # pragma: no cover
 
-    async def _send(self, call: UpstreamCall) -> httpx.Response:
-        """One attempt, measured."""
+    async def _send_with_key(self, call: UpstreamCall) -> httpx.Response:
+        """One attempt; resent once with the next API key when meetergo refuses the current one."""
+        authorization = self._credentials.authorization()
+        response = await self._send(call, authorization)
+        if response.status_code == 401:
+            replacement = self._credentials.refused(authorization)
+            if replacement is None:
+                return response
+            await response.aclose()
+            response = await self._send(call, replacement)
+            authorization = replacement
+            if response.status_code == 401:
+                self._credentials.refused(authorization)
+                return response
+        self._credentials.accepted(authorization)
+        return response
+
+    async def _send(self, call: UpstreamCall, authorization: str) -> httpx.Response:
+        """One request to meetergo, measured."""
         operation = call.route.operation_id
         started = time.monotonic()
         outcome = "cancelled"  # the deadline cut the attempt short
         try:
-            response = await self._client.send(self._request(call))
+            response = await self._client.send(self._request(call, authorization))
             outcome = str(response.status_code)
             return response
         except httpx.HTTPError as exc:
