@@ -13,7 +13,8 @@ from app import __version__
 from app.config import Settings, load_settings
 from app.connect import routes as connect_routes
 from app.connect.flows import FlowCodec
-from app.errors import install_error_handlers
+from app.contract import ProblemRule, install_document
+from app.errors import ErrorCode, install_error_handlers
 from app.ops import health, manage
 from app.ops import metrics as metrics_routes
 from app.ops.body import JsonBodyMiddleware
@@ -119,7 +120,20 @@ def create_app(
         app.include_router(demo_routes.root_router)
         app.mount(DEMO_PATH, demo_files(), name="demo")
     _install_middleware(app, settings, metrics)
+    install_document(app, _problem_rules(settings))
     return app
+
+
+def _problem_rules(settings: Settings) -> list[ProblemRule]:
+    """What the middleware below answers before routing, for the OpenAPI document."""
+    guarded = (settings.api_prefix, AUTH_PREFIX)
+    unsafe = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+    return [
+        ProblemRule(CsrfMiddleware.PROBLEMS, guarded),
+        ProblemRule(CsrfMiddleware.UNSAFE_PROBLEMS, guarded, unsafe),
+        ProblemRule(JsonBodyMiddleware.PROBLEMS, guarded, unsafe),
+        ProblemRule((ErrorCode.INTERNAL_ERROR,)),  # the last resort of app/errors.py
+    ]
 
 
 def _install_middleware(app: FastAPI, settings: Settings, metrics: Metrics) -> None:

@@ -58,7 +58,13 @@ async def healthz() -> JSONResponse:
     "/readyz",
     operation_id="readyz",
     summary="Readiness: configuration valid and dependencies answering",
-    responses={503: {"description": "Not ready"}},
+    responses={
+        200: {"description": "Ready; `checks` may still report an advisory (degraded)"},
+        503: {
+            "description": "Not ready: a check failed or shutdown is in progress",
+            "content": {"application/json": {}},
+        },
+    },
 )
 async def readyz(request: Request) -> JSONResponse:
     readiness: Readiness = request.app.state.readiness

@@ -13,6 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Path
 from pydantic import BaseModel
 
+from app.contract import problems
 from app.deps import SettingsDep
 from app.errors import ErrorCode, ProblemError
 from app.session.deps import SessionsDep
@@ -41,6 +42,12 @@ def _authorize(settings: SettingsDep, authorization: str | None) -> None:
     operation_id="revokeUserSessions",
     summary="End every session of one user, on every replica",
     response_model=Revocation,
+    responses=problems(
+        ErrorCode.NOT_FOUND,  # no management token configured: the route does not exist
+        ErrorCode.UNAUTHENTICATED,
+        ErrorCode.VALIDATION_ERROR,
+        ErrorCode.SHARED_STATE_UNAVAILABLE,
+    ),
 )
 async def revoke_user_sessions(
     app_user_id: Annotated[str, Path(min_length=1, max_length=256)],

@@ -9,13 +9,15 @@ from typing import Annotated
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.contract import problems
 from app.deps import SettingsDep, from_app_state
+from app.errors import ErrorCode
 from app.ops.set_cookie import queue_cookie
-from app.session.deps import PassiveSessionDep, SessionsDep, UserMappingDep
+from app.session.deps import SESSION_PROBLEMS, PassiveSessionDep, SessionsDep, UserMappingDep
 from app.session.identity import user_hash
 from app.session.mapping import UserMappingUnavailable
 from app.session.sessions import Session
-from app.session.tickets import MAX_TICKET_CHARS, TicketVerifier
+from app.session.tickets import MAX_TICKET_CHARS, TICKET_PROBLEMS, TicketVerifier
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/auth", tags=["session"])
@@ -61,6 +63,7 @@ def _profile(session: Session, *, mapped: bool) -> SessionProfile:
     operation_id="startSession",
     summary="Start a session from a login ticket",
     response_model=SessionProfile,
+    responses=problems(TICKET_PROBLEMS, ErrorCode.VALIDATION_ERROR),
 )
 async def start_session(
     *,
@@ -94,6 +97,7 @@ async def start_session(
     operation_id="getSession",
     summary="The signed-in user (does not extend the idle timeout)",
     response_model=SessionProfile,
+    responses=problems(SESSION_PROBLEMS),
 )
 async def me(
     *,
@@ -125,6 +129,7 @@ async def me(
     summary="End the session on every replica and remove the cookie",
     status_code=204,
     response_class=Response,
+    responses=problems(ErrorCode.SHARED_STATE_UNAVAILABLE),
 )
 async def logout(request: Request, sessions: SessionsDep, settings: SettingsDep) -> Response:
     data = sessions.peek(request.cookies.get(sessions.codec.name))

@@ -19,6 +19,20 @@ DEFAULT_RATE_LIMIT_RETRY_AFTER = "60"  # meetergo documents no Retry-After; its 
 # cannot even be written into a latin-1 header and ended in a 500.
 _DELTA_SECONDS = re.compile(r"[0-9]+")
 _MAX_MESSAGES = 20
+# Every code problem_for() (below) and the sender can turn meetergo's answer into.
+UPSTREAM_PROBLEMS = (
+    ErrorCode.VALIDATION_ERROR,
+    ErrorCode.UPSTREAM_UNAUTHORIZED,
+    ErrorCode.USER_NOT_FOUND,
+    ErrorCode.NOT_FOUND,
+    ErrorCode.LIMIT_REACHED,
+    ErrorCode.CONNECTION_ALREADY_EXISTS,
+    ErrorCode.UPSTREAM_RATE_LIMITED,
+    ErrorCode.UPSTREAM_UNAVAILABLE,
+    ErrorCode.UPSTREAM_REJECTED,
+    ErrorCode.UPSTREAM_BAD_RESPONSE,
+    ErrorCode.UPSTREAM_TIMEOUT,
+)
 _MAX_MESSAGE_CHARS = 300
 
 
