@@ -16,19 +16,23 @@ WORKDIR /src
 RUN python -m venv /opt/venv
 ENV PATH="/opt/venv/bin:${PATH}"
 
-# Dependencies first, read from pyproject.toml alone: this layer is rebuilt when pyproject.toml
-# changes, not on every change to the code or the README.
-COPY pyproject.toml ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > requirements.txt \
-    && pip install --no-cache-dir --requirement requirements.txt
+# Dependencies first, exactly as locked (requirements/runtime.txt, written by scripts/lock), each
+# file checked against its hash: this layer is rebuilt when the lock changes, not on every change
+# to the code or the README.
+COPY requirements/runtime.txt requirements/build.txt ./requirements/
+RUN pip install --no-cache-dir --require-hashes --requirement requirements/runtime.txt
 
 # Then the project itself (non-editable; hatchling reads README.md for the metadata), without
 # touching the dependencies installed above, and its bytecode compiled now, since the running
-# service may not write into its own files.
-COPY README.md ./
+# service may not write into its own files. Hatchling comes from the lock too, into a throwaway
+# environment of its own, so no build tool ends up in the image.
+COPY README.md pyproject.toml ./
 COPY app ./app
 COPY sandbox ./sandbox
-RUN pip install --no-cache-dir --no-deps . \
+RUN python -m venv /src/build-tools \
+    && /src/build-tools/bin/pip install --no-cache-dir --require-hashes --requirement requirements/build.txt \
+    && /src/build-tools/bin/pip wheel --no-cache-dir --no-deps --no-build-isolation --wheel-dir /src/dist . \
+    && pip install --no-cache-dir --no-deps /src/dist/*.whl \
     && python -m compileall -q /opt/venv/lib
 
 # --- runtime: the interpreter, the virtual environment, nothing else -----------------------------

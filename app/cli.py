@@ -24,7 +24,12 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _check_config(_: argparse.Namespace) -> int:
+    from app.preflight import check_startup
+
+    # Settings report every problem with the variables at once; the files and keys they name are
+    # checked once the variables are usable (a key file's path must be valid to read it).
     settings = load_settings()
+    check_startup(settings)
     print(json.dumps(masked(settings), indent=2, default=str))
     print("configuration is valid", file=sys.stderr)
     return 0
@@ -169,7 +174,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.handler(args)
     except ConfigError as exc:
-        print(f"meetergo-bff: {exc}", file=sys.stderr)
+        count = len(exc.problems)
+        print(
+            f"meetergo-bff: invalid configuration, {count} problem{'s' if count != 1 else ''}:",
+            file=sys.stderr,
+        )
+        for problem in exc.problems:
+            print(f"  - {problem}", file=sys.stderr)
         return EXIT_CONFIG
     return code
 

@@ -12,7 +12,7 @@ import re
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ENV_PREFIX = "BFF_"
@@ -61,6 +61,27 @@ def placeholder_reason(secret: str) -> str | None:
             return f"it contains {marker!r}, which marks a placeholder"
     if len(set(secret)) < _MIN_DISTINCT_CHARS:
         return "it has too few distinct characters to be a random key"
+    return None
+
+
+PERSONAL_TOKEN_PREFIX = "rgo-"  # noqa: S105 - a prefix, not a secret
+
+
+def api_key_problem(key: str) -> str | None:
+    """What is wrong with ``key`` as the service's meetergo key, with how to fix it; or None."""
+    if not key.strip():
+        return "is empty: set it to your meetergo platform API key (ak_live:...)"
+    if key.strip().startswith(PERSONAL_TOKEN_PREFIX):
+        # meetergo answers 403 when a personal token names another user in
+        # x-meetergo-api-user-id, and the service names every signed-in user there.
+        return (
+            "is a personal access token (rgo-...), which acts only as its owner: meetergo refuses "
+            "it for every other user. Create a platform API key (ak_live:...) in meetergo's "
+            "company settings (owners and admins can) and set that"
+        )
+    reason = placeholder_reason(key)
+    if reason:
+        return f"looks like a placeholder ({reason}): set it to your meetergo API key"
     return None
 
 
@@ -138,6 +159,12 @@ class Settings(BaseSettings):
     # -- meetergo --------------------------------------------------------------------------------
     meetergo_api_key: SecretStr = Field(
         description="meetergo platform API key (ak_live:...). Sent only to meetergo.",
+    )
+    meetergo_api_key_next: SecretStr | None = Field(
+        default=None,
+        description="The key that replaces BFF_MEETERGO_API_KEY: tried only when meetergo "
+        "refuses the current key with 401, then used from there on. Set it before the current "
+        "key expires; see docs/operations.md (key rotation).",
     )
     meetergo_base_url: str = Field(
         default="https://api.meetergo.com",
@@ -426,6 +453,7 @@ class Settings(BaseSettings):
     # -- parsing ---------------------------------------------------------------------------------
     @field_validator(
         "redis_url",
+        "meetergo_api_key_next",
         "ticket_secret",
         "ticket_public_key",
         "ticket_issuer",
@@ -482,12 +510,24 @@ class Settings(BaseSettings):
     @field_validator("meetergo_api_key")
     @classmethod
     def _api_key(cls, value: SecretStr) -> SecretStr:
-        if not value.get_secret_value().strip():
-            raise ValueError("is empty: set it to your meetergo API key")
-        reason = placeholder_reason(value.get_secret_value())
-        if reason:
+        problem = api_key_problem(value.get_secret_value())
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("meetergo_api_key_next")
+    @classmethod
+    def _next_api_key(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        if value is None:
+            return None
+        problem = api_key_problem(value.get_secret_value())
+        if problem:
+            raise ValueError(problem)
+        current = info.data.get("meetergo_api_key")
+        if current is not None and current.get_secret_value() == value.get_secret_value():
             raise ValueError(
-                f"looks like a placeholder ({reason}): set it to your meetergo API key"
+                f"is the same key as {env_name('meetergo_api_key')}: set it to the new key, or "
+                "leave it unset when no rollover is in progress"
             )
         return value
 
@@ -537,73 +577,130 @@ class Settings(BaseSettings):
                 raise ValueError(f"{value!r} is not an absolute http(s) URL")
         return value
 
-    @model_validator(mode="after")
-    def _ticket_rules(self) -> Settings:
-        if self.ticket_algorithm == "HS256":
-            if self.ticket_secret is None:
-                raise ValueError(
-                    f"{env_name('ticket_secret')} is not set: login tickets use HS256, so set the "
-                    f"shared secret the app's backend signs them with, or set "
-                    f"{env_name('ticket_algorithm')} and {env_name('ticket_public_key')}"
-                )
-        elif self.ticket_public_key is None:
+    # -- rules between settings ------------------------------------------------------------------
+    # Written as validators of the later field (``info.data`` holds the earlier, valid fields),
+    # not as one model validator: pydantic runs a model validator only when every field is valid,
+    # so an operator would fix one round of problems to be shown the next. A rule whose other
+    # field is itself invalid stays quiet: that field's own problem is reported instead.
+    @field_validator("ticket_secret")
+    @classmethod
+    def _secret_for_hs256(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        if info.data.get("ticket_algorithm") == "HS256" and value is None:
             raise ValueError(
-                f"{env_name('ticket_public_key')} is not set: {self.ticket_algorithm} tickets are "
+                f"{env_name('ticket_secret')} is not set: login tickets use HS256, so set the "
+                f"shared secret the app's backend signs them with, or set "
+                f"{env_name('ticket_algorithm')} and {env_name('ticket_public_key')}"
+            )
+        return value
+
+    @field_validator("ticket_public_key")
+    @classmethod
+    def _public_key_for_asymmetric(cls, value: str | None, info: ValidationInfo) -> str | None:
+        algorithm = info.data.get("ticket_algorithm")
+        if algorithm in ("EdDSA", "RS256") and value is None:
+            raise ValueError(
+                f"{env_name('ticket_public_key')} is not set: {algorithm} tickets are "
                 "checked with the app's public key (PEM text or a file path)"
             )
-        if self.user_mapping == "file" and not self.user_mapping_file:
-            raise ValueError(f"{env_name('user_mapping_file')} is not set: user mapping is 'file'")
-        if self.user_mapping == "http" and not self.user_mapping_url:
-            raise ValueError(f"{env_name('user_mapping_url')} is not set: user mapping is 'http'")
-        if self.session_refresh_interval * 2 > self.session_idle_timeout:
+        return value
+
+    @field_validator("user_mapping_file")
+    @classmethod
+    def _file_for_file_mapping(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if info.data.get("user_mapping") == "file" and not value:
+            raise ValueError(
+                f"{env_name('user_mapping_file')} is not set: user mapping is 'file'; set the "
+                "path of the JSON or CSV mapping file"
+            )
+        return value
+
+    @field_validator("user_mapping_url")
+    @classmethod
+    def _url_for_http_mapping(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if info.data.get("user_mapping") == "http" and not value:
+            raise ValueError(
+                f"{env_name('user_mapping_url')} is not set: user mapping is 'http'; set the "
+                "URL of the app's mapping endpoint"
+            )
+        return value
+
+    @field_validator("session_refresh_interval")
+    @classmethod
+    def _refresh_inside_idle(cls, value: int, info: ValidationInfo) -> int:
+        idle = info.data.get("session_idle_timeout")
+        if idle is not None and value * 2 > idle:
             raise ValueError(
                 f"{env_name('session_refresh_interval')} must be at most half of "
-                f"{env_name('session_idle_timeout')}, or active users would time out"
+                f"{env_name('session_idle_timeout')}, or active users would time out; "
+                f"lower it to {idle // 2} or less"
             )
-        if self.session_idle_timeout > self.session_absolute_timeout:
+        return value
+
+    @field_validator("session_absolute_timeout")
+    @classmethod
+    def _absolute_after_idle(cls, value: int, info: ValidationInfo) -> int:
+        idle = info.data.get("session_idle_timeout")
+        if idle is not None and idle > value:
             raise ValueError(
                 f"{env_name('session_idle_timeout')} must not exceed "
-                f"{env_name('session_absolute_timeout')}"
+                f"{env_name('session_absolute_timeout')}; lower the idle timeout or raise "
+                "the absolute one"
             )
-        return self
+        return value
 
-    @model_validator(mode="after")
-    def _deployment_rules(self) -> Settings:
-        local = self.environment == "development"
-        if not local and not self.public_url.startswith("https://"):
+    @field_validator("public_url")
+    @classmethod
+    def _https_public_url(cls, value: str, info: ValidationInfo) -> str:
+        if info.data.get("environment") == "production" and not value.startswith("https://"):
             raise ValueError(
                 f"{env_name('public_url')} must be https outside local development; "
                 f"set an https URL, or {env_name('environment')}=development on a developer machine"
             )
-        if not local:
-            for origin in self.app_origins:
+        return value
+
+    @field_validator("app_origins")
+    @classmethod
+    def _https_app_origins(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        if info.data.get("environment") == "production":
+            for origin in value:
                 if not origin.startswith("https://"):
                     raise ValueError(
                         f"{env_name('app_origins')}: {origin!r} must be https "
                         "outside local development"
                     )
-        if self.insecure_cookies and not local:
+        return value
+
+    @field_validator("insecure_cookies")
+    @classmethod
+    def _insecure_only_locally(cls, value: bool, info: ValidationInfo) -> bool:
+        if value and info.data.get("environment") == "production":
             raise ValueError(
                 f"{env_name('insecure_cookies')}=true drops the Secure cookie flag and is only "
-                f"allowed with {env_name('environment')}=development"
+                f"allowed with {env_name('environment')}=development; remove it"
             )
-        if self.demo and not local:
+        return value
+
+    @field_validator("demo")
+    @classmethod
+    def _demo_only_locally(cls, value: bool, info: ValidationInfo) -> bool:
+        if value and info.data.get("environment") == "production":
             raise ValueError(
                 f"{env_name('demo')}=true serves demo logins and is only allowed with "
-                f"{env_name('environment')}=development"
+                f"{env_name('environment')}=development; remove it"
             )
-        return self
+        return value
 
-    @model_validator(mode="after")
-    def _budget_rules(self) -> Settings:
-        reserved = self.budget_write_reserve + self.budget_refresh_reserve
-        if reserved >= self.budget_per_minute:
+    @field_validator("budget_refresh_reserve")
+    @classmethod
+    def _reserves_below_budget(cls, value: int, info: ValidationInfo) -> int:
+        budget, writes = info.data.get("budget_per_minute"), info.data.get("budget_write_reserve")
+        if budget is not None and writes is not None and writes + value >= budget:
             raise ValueError(
                 f"{env_name('budget_write_reserve')} + {env_name('budget_refresh_reserve')} "
-                f"({reserved}) must be below {env_name('budget_per_minute')} "
-                f"({self.budget_per_minute}), or refreshes could never call meetergo"
+                f"({writes + value}) must be below {env_name('budget_per_minute')} ({budget}), "
+                "or refreshes could never call meetergo; lower the reserves"
             )
-        return self
+        return value
 
     # -- derived ---------------------------------------------------------------------------------
     @property
@@ -655,6 +752,8 @@ def describe_validation_error(error: ValidationError) -> list[str]:
         if item.get("type") == "missing":
             hint = _MISSING_HINTS.get(field, "set it")
             lines.append(f"{env_name(field)} is not set: {hint}")
+        elif message.startswith(env_name(field)):
+            lines.append(message)  # a rule between settings names its variable itself
         else:
             lines.append(f"{env_name(field)}: {message}")
     return lines

@@ -12,12 +12,13 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
 from app import __version__
-from app.config import ConfigError, Settings, env_name, load_settings
+from app.config import Settings, load_settings
 from app.connect import routes as connect_routes
 from app.connect.flows import FlowCodec
 from app.connect.store import FlowStore
 from app.connect.undo import HijackUndo
-from app.errors import install_error_handlers
+from app.contract import ProblemRule, install_document
+from app.errors import ErrorCode, install_error_handlers
 from app.ops import health, manage
 from app.ops import metrics as metrics_routes
 from app.ops.body import JsonBodyMiddleware
@@ -27,6 +28,7 @@ from app.ops.observe import ObserverMiddleware
 from app.ops.paths import RawPathMiddleware
 from app.ops.request_id import RequestIdMiddleware
 from app.ops.set_cookie import SetCookieMiddleware
+from app.preflight import check_startup
 from app.quota.factory import build_quota
 from app.session import routes as session_routes
 from app.session.csrf import CsrfMiddleware
@@ -37,10 +39,10 @@ from app.state.factory import open_shared_state
 from app.state.store import SharedState, SharedStateUnavailable
 from app.static_files import DEMO_PATH, SDK_PATH, demo_files, sdk_files
 from app.upstream.client import build_upstream_client
+from app.upstream.credentials import MeetergoCredentials
 from app.upstream.proxy import CalendarProxy
 from app.upstream.router import build_calendar_router
 from app.upstream.sender import UpstreamSender
-from app.upstream.table import ROUTES_BY_ID
 
 AUTH_PREFIX = "/auth"
 logger = logging.getLogger(__name__)
@@ -59,7 +61,7 @@ def create_app(
     edge under the real code.
     """
     settings = settings or load_settings()
-    _check_disabled_routes(settings)
+    check_startup(settings)
     # Not `or`: an empty MemoryState is falsy (it has __len__), and would be silently replaced.
     state = shared_state if shared_state is not None else open_shared_state(settings)
     mapping_client = httpx.AsyncClient(timeout=settings.user_mapping_timeout, trust_env=False)
@@ -69,6 +71,8 @@ def create_app(
     sessions = SessionManager(settings, state, metrics=metrics)
     readiness = Readiness()
     quota = build_quota(settings, state, metrics)
+    credentials = MeetergoCredentials.from_settings(settings, metrics)
+    readiness.advisories["upstream_credential"] = credentials.status
     if state.name != "memory":  # in-process state is always there; anything else may not be
         readiness.checks["shared_state"] = state.ping
 
@@ -81,7 +85,7 @@ def create_app(
                 build_upstream_client(settings, upstream_transport)
             )
             app.state.upstream = upstream
-            sender = UpstreamSender(settings, upstream, metrics=metrics)
+            sender = UpstreamSender(settings, upstream, metrics=metrics, credentials=credentials)
             sender.admit_retry = quota.budget_stage.admit_retry
             app.state.calendar_proxy = proxy = CalendarProxy(
                 sender, stages=(quota.cache_stage, quota.budget_stage)
@@ -107,6 +111,7 @@ def create_app(
         "settings": settings,
         "metrics": metrics,
         "readiness": readiness,
+        "credentials": credentials,
         "shared_state": state,
         "user_mapping": user_mapping,
         "tickets": tickets,
@@ -135,18 +140,8 @@ def create_app(
         app.include_router(demo_routes.root_router)
         app.mount(DEMO_PATH, demo_files(), name="demo")
     _install_middleware(app, settings, metrics)
+    install_document(app, _problem_rules(settings))
     return app
-
-
-def _check_disabled_routes(settings: Settings) -> None:
-    unknown = sorted(set(settings.disabled_routes) - set(ROUTES_BY_ID))
-    if unknown:
-        raise ConfigError(
-            [
-                f"{env_name('disabled_routes')}: unknown operation ids {unknown}; "
-                f"known: {sorted(ROUTES_BY_ID)}"
-            ]
-        )
 
 
 async def _start_pending_logouts(app: FastAPI) -> asyncio.Task[None]:
@@ -166,6 +161,18 @@ def _start_hijack_undo(
     """The hijack defence, and its worker that retries queued removals until the app stops."""
     app.state.hijack_undo = undo = HijackUndo(proxy, state, metrics)
     return asyncio.create_task(undo.run(), name="hijack-undo")
+
+
+def _problem_rules(settings: Settings) -> list[ProblemRule]:
+    """What the middleware below answers before routing, for the OpenAPI document."""
+    guarded = (settings.api_prefix, AUTH_PREFIX)
+    unsafe = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+    return [
+        ProblemRule(CsrfMiddleware.PROBLEMS, guarded),
+        ProblemRule(CsrfMiddleware.UNSAFE_PROBLEMS, guarded, unsafe),
+        ProblemRule(JsonBodyMiddleware.PROBLEMS, guarded, unsafe),
+        ProblemRule((ErrorCode.INTERNAL_ERROR,)),  # the last resort of app/errors.py
+    ]
 
 
 def _install_middleware(app: FastAPI, settings: Settings, metrics: Metrics) -> None:

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from sandbox.clock import utc_now
+from sandbox.clock import iso8601, utc_now
+from sandbox.errors import NotFoundError
 from sandbox.faults import FaultConfig
 from sandbox.recorder import LOG_PATH, TRAFFIC_PATH
 from sandbox.runtime import RuntimeDep
-from sandbox.seed import seed_document
+from sandbox.seed import KEYS, seed_document
 
 router = APIRouter()
 
@@ -108,3 +111,30 @@ async def get_state(runtime: RuntimeDep) -> JSONResponse:
         for user, connections in runtime.connections.all().items()
     }
     return JSONResponse({"users": users})
+
+
+class KeyExpiry(BaseModel):
+    """When a seeded key expires; a moment in the past expires it at once."""
+
+    model_config = ConfigDict(extra="forbid")
+    expires_at: AwareDatetime = Field(alias="expiresAt")
+
+
+def _expiry_document(name: str, expires_at: datetime | None) -> dict[str, str | None]:
+    return {"name": name, "expiresAt": iso8601(expires_at) if expires_at else None}
+
+
+@router.put("/_sandbox/keys/{name}/expiry")
+async def set_key_expiry(name: str, expiry: KeyExpiry, runtime: RuntimeDep) -> JSONResponse:
+    """Expire the seeded key ``name`` (admin, member, ...) at ``expiresAt``, until reset."""
+    if name not in {key.name for key in KEYS}:
+        raise NotFoundError(f"No seeded key named {name!r}")
+    runtime.key_expiry[name] = expiry.expires_at
+    return JSONResponse(_expiry_document(name, expiry.expires_at))
+
+
+@router.delete("/_sandbox/keys/{name}/expiry", status_code=204)
+async def clear_key_expiry(name: str, runtime: RuntimeDep) -> Response:
+    """Back to the seed's expiry for ``name``."""
+    runtime.key_expiry.pop(name, None)
+    return Response(status_code=204)

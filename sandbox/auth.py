@@ -41,12 +41,13 @@ class Actor:
     user: User
 
 
-def _key_of(authorization: str) -> ApiKey:
+def _key_of(authorization: str, runtime: SandboxRuntime) -> ApiKey:
     scheme, _, token = authorization.strip().partition(" ")
     key = KEYS_BY_TOKEN.get(token.strip()) if scheme.lower() == "bearer" else None
     if key is None:
         raise UnauthorizedError(INVALID_KEY)
-    if key.is_expired(utc_now()):
+    expires_at = runtime.key_expiry.get(key.name, key.expires_at)
+    if expires_at is not None and expires_at <= utc_now():
         raise UnauthorizedError(EXPIRED_KEY)
     return key
 
@@ -63,7 +64,7 @@ async def authenticate(request: Request, runtime: RuntimeDep) -> Actor:
     authorization = request.headers.get("authorization")
     if not authorization:
         raise UnauthorizedError(MISSING_AUTHORIZATION)
-    key = _key_of(authorization)
+    key = _key_of(authorization, runtime)
     bucket = assumptions.rate_limit_bucket(key.bucket_id)
     request.scope[KEY_SCOPE_KEY] = bucket
     if not runtime.limiter.take(bucket):

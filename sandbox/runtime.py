@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Request
@@ -29,6 +30,9 @@ class SandboxRuntime:
     log: RequestLog
     traffic: TrafficLog
     users: dict[str, User]
+    # Expiry moments set at run time (PUT /_sandbox/keys/{name}/expiry), by key name; they win
+    # over the seed's, so a test can expire a key at a moment it chooses.
+    key_expiry: dict[str, datetime] = field(default_factory=dict)
 
     @classmethod
     def start(cls, settings: SandboxSettings, clock: Clock) -> SandboxRuntime:
@@ -72,6 +76,7 @@ class SandboxRuntime:
                     now=seeded.created_at,
                     connection_id=seeded.id,
                 )
+        self.key_expiry.clear()
 
 
 def runtime_of(app: FastAPI) -> SandboxRuntime:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import replace
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
 from fastapi import APIRouter, Path, Query, Request
@@ -35,10 +35,11 @@ from app.connect.page import render_flow_page
 from app.connect.results import ConsentOutcome, read_outcome
 from app.connect.store import FlowStore
 from app.connect.undo import HijackUndo
+from app.contract import problems
 from app.errors import ErrorCode, ProblemError
 from app.ops.metrics import Metrics
 from app.ops.set_cookie import queue_cookie
-from app.session.deps import authenticate_request, meetergo_user_id
+from app.session.deps import SESSION_PROBLEMS, authenticate_request, meetergo_user_id
 from app.session.identity import user_hash
 from app.session.sessions import Session
 from app.state.store import SharedStateUnavailable
@@ -135,6 +136,12 @@ def _failure(provider: str, code: ErrorCode) -> FlowResult:
 
 
 router = APIRouter(tags=["connect"])
+# The small page that reports a flow's result to the opener (app/connect/page.py): every failure of
+# a flow started by navigation ends there too, so a popup never shows a bare JSON error.
+_FLOW_PAGE: dict[str, Any] = {
+    "description": "The page that reports the flow's result to the app (popup mode, or a failure)",
+    "content": {"text/html": {"schema": {"type": "string"}}},
+}
 
 
 @router.get(
@@ -143,6 +150,14 @@ router = APIRouter(tags=["connect"])
     summary="Start connecting a calendar by navigation (popup or full page)",
     response_class=Response,
     status_code=303,
+    responses={
+        303: {
+            "description": "To the provider's consent screen, or (mode=redirect) back to the "
+            "app with the result"
+        },
+        200: _FLOW_PAGE,
+        **problems(ErrorCode.VALIDATION_ERROR),
+    },
 )
 async def start(  # noqa: PLR0917 - FastAPI reads the parameters by name
     request: Request,
@@ -207,6 +222,11 @@ def _auth_url(response: Response) -> str:
     operation_id="connectCallback",
     summary="meetergo's return after consent: report the result to the app",
     response_class=Response,
+    responses={
+        200: _FLOW_PAGE,
+        303: {"description": "mode=redirect: back to the app's return URL with the result"},
+        **problems(ErrorCode.VALIDATION_ERROR),
+    },
 )
 async def callback(request: Request, flow_token: Annotated[str, Path(max_length=4096)]) -> Response:
     settings, flows, _ = _components(request)
@@ -349,6 +369,7 @@ def build_status_router(settings: Settings) -> APIRouter:
         operation_id="getConnectFlow",
         summary="The state of one of this browser's connect flows",
         response_model=FlowStatus,
+        responses=problems(SESSION_PROBLEMS, ErrorCode.NOT_FOUND, ErrorCode.VALIDATION_ERROR),
     )
     async def flow_status(
         request: Request, flow_id: Annotated[str, Path(pattern=FLOW_ID.pattern)]

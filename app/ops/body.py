@@ -15,6 +15,13 @@ _BODYLESS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class JsonBodyMiddleware:
+    # What it answers on a call with a body, for app/contract.py.
+    PROBLEMS = (
+        ErrorCode.LENGTH_REQUIRED,
+        ErrorCode.PAYLOAD_TOO_LARGE,
+        ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+    )
+
     def __init__(self, app: ASGIApp, *, prefixes: tuple[str, ...]) -> None:
         self.app = app
         self.prefixes = prefixes

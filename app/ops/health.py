@@ -19,9 +19,14 @@ ReadinessCheck = Callable[[], Awaitable[bool]]
 
 @dataclass
 class Readiness:
-    """Named checks that must all pass, and a switch flipped when shutdown begins."""
+    """Named checks that must all pass, and a switch flipped when shutdown begins.
+
+    ``advisories`` are reported but do not decide readiness: a problem that every replica shares
+    (meetergo refusing the API key) would take them all out of rotation and help nobody.
+    """
 
     checks: dict[str, ReadinessCheck] = field(default_factory=dict)
+    advisories: dict[str, Callable[[], str]] = field(default_factory=dict)
     shutting_down: bool = False
 
     async def report(self) -> tuple[bool, dict[str, str]]:
@@ -32,9 +37,11 @@ class Readiness:
             except Exception:  # noqa: BLE001 - a failing dependency means "not ready", never a 500
                 ok = False
             results[name] = "ok" if ok else "failing"
+        ready = not self.shutting_down and all(value == "ok" for value in results.values())
         if self.shutting_down:
             results["shutdown"] = "in progress"
-        ready = not self.shutting_down and all(value == "ok" for value in results.values())
+        for name, advisory in self.advisories.items():
+            results[name] = advisory()
         return ready, results
 
 
@@ -51,7 +58,13 @@ async def healthz() -> JSONResponse:
     "/readyz",
     operation_id="readyz",
     summary="Readiness: configuration valid and dependencies answering",
-    responses={503: {"description": "Not ready"}},
+    responses={
+        200: {"description": "Ready; `checks` may still report an advisory (degraded)"},
+        503: {
+            "description": "Not ready: a check failed or shutdown is in progress",
+            "content": {"application/json": {}},
+        },
+    },
 )
 async def readyz(request: Request) -> JSONResponse:
     readiness: Readiness = request.app.state.readiness

@@ -18,6 +18,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Path
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.contract import problems
 from app.deps import SettingsDep
 from app.errors import ErrorCode, ProblemError
 from app.session.deps import SessionsDep
@@ -78,6 +79,12 @@ async def revoke_sessions(request: RevocationRequest, sessions: SessionsDep) -> 
     operation_id="revokeUserSessions",
     summary="End every session of one user whose id needs no escaping in a path",
     response_model=Revocation,
+    responses=problems(
+        ErrorCode.NOT_FOUND,  # no management token configured: the route does not exist
+        ErrorCode.UNAUTHENTICATED,
+        ErrorCode.VALIDATION_ERROR,
+        ErrorCode.SHARED_STATE_UNAVAILABLE,
+    ),
 )
 async def revoke_user_sessions(
     app_user_id: Annotated[str, Path(min_length=1, max_length=256, pattern=APP_USER_ID_PATTERN)],

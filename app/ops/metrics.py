@@ -59,6 +59,22 @@ class Metrics:
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )
+        self.upstream_key_switches = Counter(
+            "bff_upstream_key_switches",
+            "Switches from BFF_MEETERGO_API_KEY to BFF_MEETERGO_API_KEY_NEXT after a 401.",
+            registry=r,
+        )
+        self.upstream_key_in_use = Gauge(
+            "bff_upstream_key_in_use",
+            "1 for the configured meetergo key calls go out with (current or next).",
+            ["key"],
+            registry=r,
+        )
+        self.upstream_credential_refused = Gauge(
+            "bff_upstream_credential_refused",
+            "1 while meetergo refuses the last configured API key (401); alert on it.",
+            registry=r,
+        )
         self.sessions_started = Counter(
             "bff_sessions_started", "Sessions started from login tickets.", registry=r
         )

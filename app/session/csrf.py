@@ -30,6 +30,10 @@ def _origin_of(url: str) -> str | None:
 
 
 class CsrfMiddleware:
+    # What it answers, for app/contract.py: on every guarded call, and on state-changing ones.
+    PROBLEMS = (ErrorCode.CSRF_FAILED,)
+    UNSAFE_PROBLEMS = (ErrorCode.ORIGIN_NOT_ALLOWED,)
+
     def __init__(
         self, app: ASGIApp, *, prefixes: tuple[str, ...], origins: tuple[str, ...]
     ) -> None:

@@ -21,6 +21,10 @@ _DEAD_SESSION = frozenset(
 )
 
 
+# What a route that needs a session (or a meetergo user) can answer: app/contract.py documents it.
+SESSION_PROBLEMS = (*sorted(_DEAD_SESSION), ErrorCode.SHARED_STATE_UNAVAILABLE)
+MAPPING_PROBLEMS = (ErrorCode.USER_NOT_MAPPED, ErrorCode.USER_MAPPING_UNAVAILABLE)
+
 SessionsDep = Annotated[SessionManager, from_app_state("sessions")]
 UserMappingDep = Annotated[UserMapping, from_app_state("user_mapping")]
 

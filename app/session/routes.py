@@ -9,10 +9,12 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.contract import problems
 from app.deps import SettingsDep, from_app_state
 from app.errors import ErrorCode, ProblemError
 from app.ops.set_cookie import queue_cookie
 from app.session.deps import (
+    SESSION_PROBLEMS,
     PassiveSessionDep,
     SessionsDep,
     UserMappingDep,
@@ -21,7 +23,7 @@ from app.session.deps import (
 from app.session.identity import user_hash
 from app.session.mapping import UserMappingUnavailable
 from app.session.sessions import Session
-from app.session.tickets import MAX_TICKET_CHARS, TicketVerifier
+from app.session.tickets import MAX_TICKET_CHARS, TICKET_PROBLEMS, TicketVerifier
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/auth", tags=["session"])
@@ -82,6 +84,7 @@ def _profile(session: Session, *, mapped: bool) -> SessionProfile:
     operation_id="startSession",
     summary="Start a session from a login ticket",
     response_model=SessionProfile,
+    responses=problems(TICKET_PROBLEMS, ErrorCode.VALIDATION_ERROR),
 )
 async def start_session(
     *,
@@ -115,6 +118,7 @@ async def start_session(
     operation_id="getSession",
     summary="The signed-in user (does not extend the idle timeout)",
     response_model=SessionProfile,
+    responses=problems(SESSION_PROBLEMS),
 )
 async def me(
     *, session: PassiveSessionDep, mapping: UserMappingDep, response: Response
@@ -175,6 +179,7 @@ class PendingLogout(BaseModel):
     status_code=204,
     response_class=Response,
     responses={
+        **problems(ErrorCode.SHARED_STATE_UNAVAILABLE),
         204: {"description": "Session ended everywhere; cookie removed."},
         202: {
             "description": "Cookie removed, but the shared state did not answer: the "

@@ -35,6 +35,13 @@ from app.state.store import SharedState, SharedStateUnavailable
 logger = logging.getLogger(__name__)
 
 REQUIRED_CLAIMS = ("sub", "iat", "exp", "jti", "aud")
+# What redeeming a ticket can answer (app/contract.py documents it on POST /auth/session).
+TICKET_PROBLEMS = (
+    ErrorCode.TICKET_INVALID,
+    ErrorCode.TICKET_EXPIRED,
+    ErrorCode.TICKET_REPLAYED,
+    ErrorCode.SHARED_STATE_UNAVAILABLE,
+)
 LEEWAY_SECONDS = 5  # clock skew tolerated between the app's backend and this service
 MAX_TICKET_CHARS = 8192
 _MAX_SUB = 256

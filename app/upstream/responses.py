@@ -19,6 +19,20 @@ CACHE_NAME = "meetergo-bff"  # this service's name in Cache-Status (RFC 9211)
 
 DEFAULT_RATE_LIMIT_RETRY_AFTER = "60"  # meetergo documents no Retry-After; its window is a minute
 _MAX_MESSAGES = 20
+# Every code problem_for() (below) and the sender can turn meetergo's answer into.
+UPSTREAM_PROBLEMS = (
+    ErrorCode.VALIDATION_ERROR,
+    ErrorCode.UPSTREAM_UNAUTHORIZED,
+    ErrorCode.USER_NOT_FOUND,
+    ErrorCode.NOT_FOUND,
+    ErrorCode.LIMIT_REACHED,
+    ErrorCode.CONNECTION_ALREADY_EXISTS,
+    ErrorCode.UPSTREAM_RATE_LIMITED,
+    ErrorCode.UPSTREAM_UNAVAILABLE,
+    ErrorCode.UPSTREAM_REJECTED,
+    ErrorCode.UPSTREAM_BAD_RESPONSE,
+    ErrorCode.UPSTREAM_TIMEOUT,
+)
 _MAX_MESSAGE_CHARS = 300
 
 
@@ -127,7 +141,10 @@ def problem_for(call: UpstreamCall, result: UpstreamResult) -> ProblemError:  # 
         )
     if status in (401, 403):
         # The operator must act (replace or widen the key); the browser learns only that it failed.
-        logger.error(
+        # A 401 is an error log once, from the credentials' state (app/upstream/credentials.py),
+        # not once per call: each call adds only a warning.
+        log = logger.warning if status == 401 else logger.error
+        log(
             "meetergo refused the API key on %s: %s %s",
             operation,
             status,

@@ -21,14 +21,20 @@ from starlette.responses import Response
 from app.config import Settings
 from app.connect.begin import begin_flow
 from app.connect.flows import FlowCodec
+from app.contract import problems
 from app.deps import from_app_state
 from app.errors import ErrorCode, ProblemError
 from app.ops.set_cookie import queue_cookie
-from app.session.deps import ActiveSessionDep, MeetergoUserDep
+from app.session.deps import (
+    MAPPING_PROBLEMS,
+    SESSION_PROBLEMS,
+    ActiveSessionDep,
+    MeetergoUserDep,
+)
 from app.session.identity import user_hash
 from app.upstream.call import UpstreamCall
 from app.upstream.proxy import CalendarProxy
-from app.upstream.responses import to_response
+from app.upstream.responses import UPSTREAM_PROBLEMS, to_response
 from app.upstream.table import (
     CONNECTION_ID_PATTERN,
     MAX_REDIRECT_URL,
@@ -41,18 +47,11 @@ from app.upstream.table import (
 logger = logging.getLogger(__name__)
 FLOW_ID_HEADER = "X-Flow-ID"
 
-_PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
-_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Not signed in, or the session ended", **_PROBLEM},
-    403: {
-        "description": "CSRF or origin check failed, or the user has no meetergo user",
-        **_PROBLEM,
-    },
-    404: {"description": "Unknown connection", **_PROBLEM},
-    422: {"description": "Invalid parameters or body", **_PROBLEM},
-    502: {"description": "meetergo failed or refused the service", **_PROBLEM},
-    503: {"description": "meetergo's budget is spent; retry later", **_PROBLEM},
-    504: {"description": "meetergo did not answer in time", **_PROBLEM},
+# What every calendar route can answer besides meetergo's success (app/contract.py adds the CSRF
+# and body checks that run before routing).
+_PROBLEMS = (*SESSION_PROBLEMS, *MAPPING_PROBLEMS, ErrorCode.VALIDATION_ERROR, *UPSTREAM_PROBLEMS)
+_ROUTE_PROBLEMS: dict[str, tuple[ErrorCode, ...]] = {
+    "getAuthUrl": (ErrorCode.INVALID_REDIRECT,),
 }
 
 
@@ -246,6 +245,9 @@ def build_calendar_router(settings: Settings) -> APIRouter:
             summary=route.summary,
             status_code=route.success_status,
             response_class=Response,
-            responses={**success, **_ERROR_RESPONSES},
+            responses={
+                **success,
+                **problems(_PROBLEMS, _ROUTE_PROBLEMS.get(route.operation_id, ())),
+            },
         )
     return router

@@ -19,6 +19,7 @@ from app.config import Settings
 from app.errors import ErrorCode, ProblemError
 from app.ops.metrics import Metrics
 from app.upstream.call import UpstreamCall, UpstreamResult
+from app.upstream.credentials import MeetergoCredentials
 
 logger = logging.getLogger(__name__)
 
@@ -56,15 +57,19 @@ class UpstreamSender:
         rng: random.Random | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         metrics: Metrics | None = None,
+        credentials: MeetergoCredentials | None = None,
     ) -> None:
         self._metrics = metrics
         self._client = client
-        api_key = settings.meetergo_api_key.get_secret_value()
-        self._authorization = f"Bearer {api_key}"
+        self._credentials = credentials or MeetergoCredentials.from_settings(settings, metrics)
         self._secrets = [s.encode() for s in settings.secret_values() if len(s) >= 8]
+        keys = [settings.meetergo_api_key] + (
+            [settings.meetergo_api_key_next] if settings.meetergo_api_key_next else []
+        )
         self._key_fragments = [
-            api_key[i : i + _KEY_FRAGMENT].encode()
-            for i in range(max(1, len(api_key) - _KEY_FRAGMENT + 1))
+            key[i : i + _KEY_FRAGMENT].encode()
+            for key in (k.get_secret_value() for k in keys)
+            for i in range(max(1, len(key) - _KEY_FRAGMENT + 1))
         ]
         self._deadline = settings.upstream_deadline
         self._retries = settings.upstream_retries
@@ -73,8 +78,8 @@ class UpstreamSender:
         # Asked before each retry; False ends the retries (the budget has no call to spare).
         self.admit_retry: Callable[[UpstreamCall], Awaitable[bool]] | None = None
 
-    def _request(self, call: UpstreamCall) -> httpx.Request:
-        headers = {"Authorization": self._authorization, API_USER_HEADER: call.meetergo_user_id}
+    def _request(self, call: UpstreamCall, authorization: str) -> httpx.Request:
+        headers = {"Authorization": authorization, API_USER_HEADER: call.meetergo_user_id}
         if call.request_id:
             headers["X-Request-ID"] = call.request_id
         return self._client.build_request(
@@ -101,7 +106,7 @@ class UpstreamSender:
         for attempt in range(1, attempts + 1):
             last = attempt == attempts
             try:
-                response, body = await self._send(call)
+                response, body = await self._send_with_key(call)
             except UpstreamBodyTooLarge:
                 logger.error(
                     "meetergo %s answered more than %d bytes",
@@ -147,13 +152,33 @@ class UpstreamSender:
     async def _may_retry(self, call: UpstreamCall) -> bool:
         return self.admit_retry is None or await self.admit_retry(call)
 
-    async def _send(self, call: UpstreamCall) -> tuple[httpx.Response, bytes]:
-        """One attempt, measured: the response and its body, read up to the size limit."""
+    async def _send_with_key(self, call: UpstreamCall) -> tuple[httpx.Response, bytes]:
+        """One attempt; resent once with the next API key when meetergo refuses the current one.
+
+        The resend is one more call to meetergo: it asks the budget like a retry (a 401 means
+        meetergo did nothing, so resending even a write is safe).
+        """
+        authorization = self._credentials.authorization()
+        response, body = await self._send(call, authorization)
+        if response.status_code == 401:
+            replacement = self._credentials.refused(authorization)
+            if replacement is None or not await self._may_retry(call):
+                return response, body
+            response, body = await self._send(call, replacement)
+            authorization = replacement
+            if response.status_code == 401:
+                self._credentials.refused(authorization)
+                return response, body
+        self._credentials.accepted(authorization)
+        return response, body
+
+    async def _send(self, call: UpstreamCall, authorization: str) -> tuple[httpx.Response, bytes]:
+        """One request to meetergo, measured: the response and its body, read up to the limit."""
         operation = call.route.operation_id
         started = time.monotonic()
         outcome = "cancelled"  # the deadline cut the attempt short
         try:
-            response = await self._client.send(self._request(call), stream=True)
+            response = await self._client.send(self._request(call, authorization), stream=True)
             try:
                 body = await _read_capped(response)
             finally:

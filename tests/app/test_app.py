@@ -48,7 +48,10 @@ def test_liveness_touches_nothing_and_is_not_cached(client: TestClient) -> None:
 def test_readiness_reports_valid_configuration(client: TestClient) -> None:
     response = client.get("/readyz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ready", "checks": {"configuration": "ok"}}
+    assert response.json() == {
+        "status": "ready",
+        "checks": {"configuration": "ok", "upstream_credential": "ok"},
+    }
 
 
 def test_readiness_fails_when_a_check_fails_or_raises(client: TestClient) -> None:
@@ -66,6 +69,7 @@ def test_readiness_fails_when_a_check_fails_or_raises(client: TestClient) -> Non
         "configuration": "ok",
         "redis": "failing",
         "other": "failing",
+        "upstream_credential": "ok",
     }
 
 

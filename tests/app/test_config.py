@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -217,3 +218,92 @@ def test_refresh_interval_must_leave_room_inside_the_idle_timeout(
 def test_redis_prefix_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "BFF_REDIS_PREFIX" in problems(monkeypatch, BFF_REDIS_PREFIX="has space")
     assert load(monkeypatch, BFF_REDIS_PREFIX="tenant-a:").redis_prefix == "tenant-a:"
+
+
+# -- every problem in one run ---------------------------------------------------------------------
+
+
+def test_check_config_on_an_empty_environment_reports_every_problem_at_once(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from app.cli import EXIT_CONFIG, main  # noqa: PLC0415
+
+    for name in [name for name in os.environ if name.startswith("BFF_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)  # no .env file either
+    assert main(["check-config"]) == EXIT_CONFIG
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("  - ")]
+    # The three required variables and the rule that HS256 tickets need their secret: one run.
+    assert [line.split()[1].rstrip(":") for line in lines] == [
+        "BFF_PUBLIC_URL",
+        "BFF_MEETERGO_API_KEY",
+        "BFF_SESSION_KEYS",
+        "BFF_TICKET_SECRET",
+    ]
+    for line in lines:
+        assert "set" in line  # each says what to set
+
+
+def test_problems_of_rules_between_settings_come_together_with_the_others(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    text = problems(
+        monkeypatch,
+        BFF_PUBLIC_URL="http://bff.test",  # not https in production
+        BFF_DEMO="true",  # demo outside development
+        BFF_SESSION_KEYS="short",
+        BFF_TICKET_SECRET="<unset>",
+        BFF_USER_MAPPING="file",  # without a file
+        BFF_SESSION_IDLE_TIMEOUT="600",
+        BFF_SESSION_REFRESH_INTERVAL="400",
+        BFF_METRICS_TOKEN="tiny",
+    )
+    for expected in (
+        "BFF_PUBLIC_URL must be https",
+        "BFF_DEMO=true",
+        "BFF_SESSION_KEYS: key #1 is shorter",
+        "BFF_TICKET_SECRET is not set",
+        "BFF_USER_MAPPING_FILE is not set",
+        "BFF_SESSION_REFRESH_INTERVAL must be at most half",
+        "BFF_METRICS_TOKEN",
+    ):
+        assert expected in text, text
+    assert len(text.splitlines()) == 7, text
+
+
+def test_start_up_checks_of_files_and_keys_are_reported_together(tmp_path: Path) -> None:
+    from app.preflight import startup_problems  # noqa: PLC0415
+
+    settings = make_settings(
+        disabled_routes=["dropDatabase"],
+        ticket_algorithm="EdDSA",
+        ticket_secret=None,
+        ticket_public_key=str(tmp_path / "missing.pem"),
+        user_mapping="file",
+        user_mapping_file=str(tmp_path / "missing.csv"),
+    )
+    found = startup_problems(settings)
+    assert [line.split(":")[0] for line in found] == [
+        "BFF_DISABLED_ROUTES",
+        "BFF_TICKET_PUBLIC_KEY",
+        "BFF_USER_MAPPING_FILE",
+    ]
+
+
+# -- the meetergo key -----------------------------------------------------------------------------
+
+
+def test_a_personal_access_token_is_refused_with_the_reason(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    text = problems(monkeypatch, BFF_MEETERGO_API_KEY="rgo-k7Qw2Zp9Lm4Xv8Rt1Yb6Nc3Hd5Fj0Gs2")
+    assert "BFF_MEETERGO_API_KEY: is a personal access token (rgo-...)" in text
+    assert "platform API key (ak_live:...)" in text
+    text = problems(monkeypatch, BFF_MEETERGO_API_KEY_NEXT="rgo-k7Qw2Zp9Lm4Xv8Rt1Yb6Nc3Hd5Fj0Gs2")
+    assert "BFF_MEETERGO_API_KEY_NEXT: is a personal access token" in text
+
+
+def test_the_next_key_must_differ_from_the_current_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    text = problems(monkeypatch, BFF_MEETERGO_API_KEY_NEXT=API_KEY)
+    assert "BFF_MEETERGO_API_KEY_NEXT: is the same key as BFF_MEETERGO_API_KEY" in text
+    assert load(monkeypatch, BFF_MEETERGO_API_KEY_NEXT="").meetergo_api_key_next is None

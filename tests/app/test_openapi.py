@@ -88,3 +88,49 @@ def test_providers_are_an_enum_of_the_configured_set() -> None:
     if ref:
         schema = document["components"]["schemas"][ref.rsplit("/", 1)[1]]
     assert schema["enum"] == ["outlook"]
+
+
+# -- the problems in the document come from the tables that answer --------------------------------
+
+
+def test_a_code_declared_by_a_route_or_a_rule_is_all_it_takes_to_document_it() -> None:
+    from fastapi import FastAPI  # noqa: PLC0415
+
+    from app.contract import ProblemRule, build_document, problems  # noqa: PLC0415
+    from app.errors import ErrorCode  # noqa: PLC0415
+
+    app = FastAPI()
+
+    @app.post("/api/things", responses=problems(ErrorCode.NOT_FOUND, ErrorCode.ROUTE_DISABLED))
+    async def things() -> dict[str, str]:
+        return {}
+
+    @app.get("/other")
+    async def other() -> dict[str, str]:
+        return {}
+
+    rules = [
+        ProblemRule((ErrorCode.CSRF_FAILED,), ("/api",)),
+        ProblemRule((ErrorCode.PAYLOAD_TOO_LARGE,), ("/api",), frozenset({"POST"})),
+        ProblemRule((ErrorCode.INTERNAL_ERROR,)),
+    ]
+    document = build_document(app, rules)
+    post = document["paths"]["/api/things"]["post"]["responses"]
+    assert sorted(post) == ["200", "403", "404", "413", "500"]
+    schema = post["404"]["content"]["application/problem+json"]["schema"]
+    assert schema["properties"]["code"]["enum"] == ["not_found", "route_disabled"]
+    assert schema["properties"]["status"] == {"const": 404}
+    assert schema["allOf"] == [{"$ref": "#/components/schemas/Problem"}]
+    assert post["404"]["description"] == "`not_found`: Not found; `route_disabled`: Not available"
+    assert sorted(document["paths"]["/other"]["get"]["responses"]) == ["200", "500"]
+    assert "Problem" in document["components"]["schemas"]
+
+
+def test_no_operation_documents_fastapis_own_validation_body() -> None:
+    document = create_app(make_settings()).openapi()
+    assert "HTTPValidationError" not in document["components"]["schemas"]
+    for item in document["paths"].values():
+        for operation in item.values():
+            for status, response in operation["responses"].items():
+                if status.startswith(("4", "5")) and status != "503":
+                    assert list(response["content"]) == ["application/problem+json"], status

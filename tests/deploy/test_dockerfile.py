@@ -93,13 +93,18 @@ def test_build_stage_installs_dependencies_before_copying_the_source(stages: lis
     order = [(item.keyword, item.value) for item in build.instructions]
     keywords = [keyword for keyword, _ in order]
     copies = [item.copy_paths()[1] for item in build.all("COPY")]
-    assert copies[0] == ["pyproject.toml"], "the dependencies' layer depends on it alone"
+    assert copies[0] == ["requirements/runtime.txt", "requirements/build.txt"], (
+        "the dependencies' layer depends on the lock alone"
+    )
     later = sorted(source for sources in copies[1:] for source in sources)
-    assert later == ["README.md", "app", "sandbox"], "README.md: hatchling reads it"
+    assert later == ["README.md", "app", "pyproject.toml", "sandbox"], "hatchling reads README.md"
     runs = [value for keyword, value in order if keyword == "RUN"]
-    deps = next(i for i, run in enumerate(runs) if "--requirement requirements.txt" in run)
-    project = next(i for i, run in enumerate(runs) if "--no-deps ." in run)
+    deps = next(i for i, run in enumerate(runs) if "--requirement requirements/runtime.txt" in run)
+    assert "--require-hashes" in runs[deps], "every dependency checked against the lock's hash"
+    project = next(i for i, run in enumerate(runs) if "--no-deps /src/dist/" in run)
     assert deps < project
+    assert "--require-hashes --requirement requirements/build.txt" in runs[project]
+    assert "--no-build-isolation" in runs[project], "hatchling from the lock, not from an index"
     first_source_copy = [i for i, k in enumerate(keywords) if k == "COPY"][1]
     deps_at = next(i for i, (k, v) in enumerate(order) if k == "RUN" and "--requirement" in v)
     assert deps_at < first_source_copy, "dependencies are installed before app/ is copied"
@@ -197,6 +202,8 @@ def test_dockerignore_keeps_out(path: str) -> None:
     "path",
     [
         "pyproject.toml",
+        "requirements/runtime.txt",
+        "requirements/build.txt",
         "README.md",
         "app/main.py",
         "app/static/sdk/v1/calendar.js",
@@ -219,6 +226,15 @@ def test_build_context_holds_exactly_what_the_dockerfile_copies(stages: list[Sta
         for source in paths
     }
     files = context_files(ROOT, read_dockerignore(ROOT / ".dockerignore"))
-    tops = {path.split("/", 1)[0] for path in files}
-    assert tops == sources, f"context {sorted(tops)} != COPY sources {sorted(sources)}"
+    covered = {
+        source
+        for source in sources
+        for path in files
+        if path == source or path.startswith(source + "/")
+    }
+    assert covered == sources, f"COPY sources missing from the context: {sources - covered}"
+    stray = [
+        path for path in files if not any(path == s or path.startswith(s + "/") for s in sources)
+    ]
+    assert not stray, f"in the context but never copied: {stray}"
     assert not [path for path in files if "__pycache__" in path or path.endswith(".env")]

@@ -31,7 +31,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -156,13 +155,15 @@ def _interpreter(version: tuple[int, int], prefix: list[str]) -> Path:
 
 
 def _fill_wheelhouse(wheelhouse: Path, interpreter: Path) -> None:
-    """The project's runtime and build requirements as files, so the replay needs no index.
+    """The project's locked runtime and build requirements as files, so the replay needs no index.
 
     Downloaded by the replay's own interpreter (with this machine's pip configuration and
     cache), so that markers such as ``python_full_version < "3.11.3"`` resolve for it.
     """
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    requirements = project["project"]["dependencies"] + project["build-system"]["requires"]
+    # The lock files the Dockerfile installs from, with their hashes: the same files, or none.
+    requirements = ["--require-hashes"]
+    for lock in ("runtime", "build"):
+        requirements += ["--requirement", str(ROOT / "requirements" / f"{lock}.txt")]
     python = interpreter
     has_pip = subprocess.run(
         [str(python), "-m", "pip", "--version"], capture_output=True, timeout=60, check=False
@@ -224,7 +225,8 @@ def _copy(replay: Replay, context: Path, instruction: Instruction) -> None:
             shutil.copytree(origin, place, dirs_exist_ok=True)
             replay.give(place)
         else:
-            place = target / source if destination.endswith("/") else target
+            # Docker copies a file into a folder destination under its own name, not its path.
+            place = target / Path(source).name if destination.endswith("/") else target
             place.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(origin, place)
             replay.give(place)

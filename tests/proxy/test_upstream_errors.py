@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Iterator
@@ -9,7 +10,9 @@ from email.utils import formatdate
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
+from app.config import PERSONAL_TOKEN_PREFIX
 from sandbox.seed import ALICE_ID, ALICE_PERSONAL_TOKEN, BOB_ID, EXPIRED_KEY, MALLORY_ID
 from tests.proxy.conftest import MakeBff
 from tests.proxy.support import (
@@ -19,6 +22,8 @@ from tests.proxy.support import (
     EditingTransport,
     SandboxAdmin,
     assert_problem,
+    proxy_settings,
+    running_bff,
     running_sandbox,
     upstream_path,
 )
@@ -178,10 +183,18 @@ def test_refused_api_key_is_upstream_unauthorized_and_an_error_log_without_the_k
     refused: tuple[str, str],
 ) -> None:
     key, user = refused
-    bff = make_bff(meetergo_api_key=key, meetergo_user_id=user)
     caplog.set_level(logging.DEBUG)
-
-    response = bff.operation(operation, UNKNOWN_ID)
+    with contextlib.ExitStack() as stack:
+        if key.startswith(PERSONAL_TOKEN_PREFIX):
+            # Configuration refuses a personal token (tests/app/test_config.py); a service given
+            # one anyway, or a platform key lacking a permission, meets meetergo's 403 this way.
+            settings = proxy_settings(sandbox.url).model_copy(
+                update={"meetergo_api_key": SecretStr(key)}
+            )
+            bff = stack.enter_context(running_bff(settings, meetergo_user_id=user))
+        else:
+            bff = make_bff(meetergo_api_key=key, meetergo_user_id=user)
+        response = bff.operation(operation, UNKNOWN_ID)
 
     assert_problem(response, 502, "upstream_unauthorized")
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime, timedelta
+
 import httpx
 import pytest
 
@@ -146,3 +149,41 @@ def test_an_unknown_route_answers_nests_404(
     response = sandbox.api().request(method, path)
     assert response.status_code == 404
     assert response.json() == nest(404, message, "Not Found")
+
+
+def test_a_key_expires_at_the_moment_set_and_comes_back_on_reset_or_delete(
+    sandbox: Sandbox,
+) -> None:
+    admin = sandbox.client()
+    api = sandbox.api(MEMBER_KEY)
+    soon = datetime.now(UTC) + timedelta(milliseconds=300)
+    response = admin.put("/_sandbox/keys/member/expiry", json={"expiresAt": soon.isoformat()})
+    assert response.status_code == 200, response.text
+    assert response.json()["name"] == "member"
+    assert api.get(CONNECTIONS).status_code == 200  # not yet
+    time.sleep(max(0.0, (soon - datetime.now(UTC)).total_seconds()) + 0.05)
+    expired = api.get(CONNECTIONS)
+    assert expired.status_code == 401
+    assert expired.json()["message"] == "API key has expired"
+
+    assert admin.delete("/_sandbox/keys/member/expiry").status_code == 204
+    assert api.get(CONNECTIONS).status_code == 200
+    admin.put("/_sandbox/keys/member/expiry", json={"expiresAt": "2000-01-01T00:00:00Z"})
+    assert api.get(CONNECTIONS).status_code == 401
+    admin.post("/_sandbox/reset")
+    assert api.get(CONNECTIONS).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("name", "body", "status"),
+    [
+        ("nobody", {"expiresAt": "2000-01-01T00:00:00Z"}, 404),
+        ("member", {"expiresAt": "2000-01-01T00:00:00"}, 400),  # no time zone: ambiguous
+        ("member", {"expires": "2000-01-01T00:00:00Z"}, 400),
+    ],
+)
+def test_key_expiry_refuses_unknown_keys_and_unclear_moments(
+    sandbox: Sandbox, name: str, body: dict[str, str], status: int
+) -> None:
+    response = sandbox.client().put(f"/_sandbox/keys/{name}/expiry", json=body)
+    assert response.status_code == status, response.text

@@ -221,6 +221,13 @@ def test_malformed_claims_are_refused(api: Api, overrides: dict[str, Any]) -> No
     assert_refused(api, encode(claims(**overrides)))
 
 
+def test_a_ticket_issued_in_the_future_is_refused(api: Api) -> None:
+    # The moments are taken now, not when the module is collected: in a long run, a collection-time
+    # "future" ticket has already expired by the time this test runs.
+    now = int(time.time())
+    assert_refused(api, encode(claims(iat=now + 600, exp=now + 660)))
+
+
 def test_meetergo_user_id_claim_is_canonicalised(api: Api) -> None:
     cookie = api.login_cookie(meetergo_user_id=ALICE_MID.upper())
     assert api.whoami(cookie).json() == {"meetergoUserId": ALICE_MID}
