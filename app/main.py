@@ -20,6 +20,7 @@ from app.ops.body import JsonBodyMiddleware
 from app.ops.health import Readiness
 from app.ops.metrics import Metrics
 from app.ops.observe import ObserverMiddleware
+from app.ops.overload import OverloadMiddleware
 from app.ops.request_id import RequestIdMiddleware
 from app.ops.set_cookie import SetCookieMiddleware
 from app.session import routes as session_routes
@@ -30,13 +31,16 @@ from app.session.tickets import TicketVerifier
 from app.state.factory import open_shared_state
 from app.state.store import SharedState
 from app.static_files import DEMO_PATH, SDK_PATH, demo_files, sdk_files
-from app.upstream.client import build_upstream_client
+from app.upstream.client import aiohttp_transport, build_upstream_client
+from app.upstream.pool_health import UpstreamPoolHealth
 from app.upstream.proxy import CalendarProxy
 from app.upstream.router import build_calendar_router
 from app.upstream.sender import UpstreamSender
 from app.upstream.table import ROUTES_BY_ID
 
 AUTH_PREFIX = "/auth"
+# Never refused for overload: an orchestrator must see a busy replica as alive and ready.
+OPERATIONS_PATHS = ("/healthz", "/readyz", "/metrics")
 
 
 def create_app(
@@ -61,7 +65,12 @@ def create_app(
             ]
         )
     state = shared_state or open_shared_state(settings)
-    mapping_client = httpx.AsyncClient(timeout=settings.user_mapping_timeout, trust_env=False)
+    # On aiohttp's pool too: httpcore's pool leaks slots when requests are cancelled (issue 11).
+    mapping_client = httpx.AsyncClient(
+        timeout=settings.user_mapping_timeout,
+        trust_env=False,
+        transport=aiohttp_transport(httpx.Limits(max_connections=20, keepalive_expiry=4.0)),
+    )
     user_mapping = build_user_mapping(settings, mapping_client)
     metrics = Metrics()
     tickets = TicketVerifier(settings, state)
@@ -69,6 +78,8 @@ def create_app(
     readiness = Readiness()
     if state.name != "memory":  # in-process state is always there; anything else may not be
         readiness.checks["shared_state"] = state.ping
+    pool_health = UpstreamPoolHealth(settings.upstream_max_connections, metrics=metrics)
+    readiness.checks["upstream_pool"] = pool_health.ready
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -80,7 +91,7 @@ def create_app(
             )
             app.state.upstream = upstream
             app.state.calendar_proxy = CalendarProxy(
-                UpstreamSender(settings, upstream, metrics=metrics)
+                UpstreamSender(settings, upstream, metrics=metrics, pool_health=pool_health)
             )
             yield
             readiness.shutting_down = True
@@ -98,6 +109,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.metrics = metrics
+    app.state.upstream_pool_health = pool_health
     app.state.readiness = readiness
     app.state.shared_state = state
     app.state.user_mapping = user_mapping
@@ -143,5 +155,12 @@ def _install_middleware(app: FastAPI, settings: Settings, metrics: Metrics) -> N
             expose_headers=["X-Request-ID", "Retry-After", "X-Flow-ID"],
             max_age=600,
         )
+    # Inside the observer, so that refusals and abandoned requests are logged and counted.
+    app.add_middleware(
+        OverloadMiddleware,
+        limit=settings.max_in_flight,
+        exempt=OPERATIONS_PATHS,
+        metrics=metrics,
+    )
     app.add_middleware(ObserverMiddleware, metrics=metrics)
     app.add_middleware(RequestIdMiddleware)

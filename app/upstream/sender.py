@@ -19,6 +19,7 @@ from app.config import Settings
 from app.errors import ErrorCode, ProblemError
 from app.ops.metrics import Metrics
 from app.upstream.call import UpstreamCall, UpstreamResult
+from app.upstream.pool_health import UpstreamPoolHealth
 
 logger = logging.getLogger(__name__)
 
@@ -45,8 +46,10 @@ class UpstreamSender:
         rng: random.Random | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         metrics: Metrics | None = None,
+        pool_health: UpstreamPoolHealth | None = None,
     ) -> None:
         self._metrics = metrics
+        self._pool_health = pool_health
         self._client = client
         self._authorization = f"Bearer {settings.meetergo_api_key.get_secret_value()}"
         self._deadline = settings.upstream_deadline
@@ -114,7 +117,10 @@ class UpstreamSender:
         """One attempt, measured."""
         operation = call.route.operation_id
         started = time.monotonic()
-        outcome = "cancelled"  # the deadline cut the attempt short
+        outcome = "cancelled"  # the deadline, or the client's disconnect, cut the attempt short
+        health = self._pool_health
+        if health:
+            health.started()
         try:
             response = await self._client.send(self._request(call))
             outcome = str(response.status_code)
@@ -123,6 +129,8 @@ class UpstreamSender:
             outcome = type(exc).__name__
             raise
         finally:
+            if health:
+                health.finished(answered=outcome.isdigit(), pool_timeout=outcome == "PoolTimeout")
             if self._metrics:
                 self._metrics.upstream_requests.labels(operation, outcome).inc()
                 self._metrics.upstream_seconds.labels(operation).observe(time.monotonic() - started)
