@@ -150,7 +150,7 @@ async def test_cancelled_upstream_calls_leak_no_pool_slot(
     sandbox.faults(latency_ms=20)
     settings = proxy_settings(sandbox.url, upstream_max_connections=3, upstream_pool_timeout=0.5)
     headers = {"Authorization": "Bearer x", "x-meetergo-api-user-id": "x"}
-    rng = random.Random(11)  # noqa: S311
+    rng = random.Random(11)
     async with build_upstream_client(settings) as client:
 
         async def cancelled_call() -> None:
