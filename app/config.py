@@ -161,6 +161,13 @@ class Settings(BaseSettings):
         description="Requests one worker handles at once; beyond, it answers 503 `overloaded` "
         "with Retry-After at once (health, readiness and metrics are exempt).",
     )
+    max_loop_lag: float = Field(
+        default=0.25,
+        gt=0,
+        le=10,
+        description="Seconds the worker's event loop may run late (short of CPU) before it "
+        "refuses new requests with 503 `overloaded` until it catches up.",
+    )
 
     # -- upstream HTTP client --------------------------------------------------------------------
     upstream_connect_timeout: float = Field(

@@ -320,7 +320,8 @@ CATALOG: Mapping[ErrorCode, ProblemSpec] = {
         503,
         "Service busy",
         "This replica already has as many requests in progress as it takes "
-        "(`BFF_MAX_IN_FLIGHT`); it refused this one at once instead of queueing it.",
+        "(`BFF_MAX_IN_FLIGHT`), or is short of CPU (`BFF_MAX_LOOP_LAG`); it refused this one at "
+        "once instead of queueing it.",
         "Retry after `Retry-After` seconds; nothing was done.",
     ),
     ErrorCode.INTERNAL_ERROR: ProblemSpec(

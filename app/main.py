@@ -159,6 +159,7 @@ def _install_middleware(app: FastAPI, settings: Settings, metrics: Metrics) -> N
     app.add_middleware(
         OverloadMiddleware,
         limit=settings.max_in_flight,
+        max_lag=settings.max_loop_lag,
         exempt=OPERATIONS_PATHS,
         metrics=metrics,
     )

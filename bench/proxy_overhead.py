@@ -115,18 +115,23 @@ class Server:
         return self.stderr.read().decode(errors="replace")[-chars:]
 
 
-def _child_environment() -> dict[str, str]:
-    """This environment without anything that would configure the servers behind our back."""
+def _child_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """This environment without anything that would configure the servers behind our back.
+
+    ``extra`` is put back on purpose (``BFF_...`` settings a benchmark wants the service to have).
+    """
     env = {
         name: value
         for name, value in os.environ.items()
         if not name.startswith(("BFF_", "SANDBOX_")) and name != "PYTHONASYNCIODEBUG"
     }
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
-    return env
+    return env | (extra or {})
 
 
-def _start_server(role: str, settings: dict[str, Any], max_seconds: float) -> Server:
+def _start_server(
+    role: str, settings: dict[str, Any], max_seconds: float, env: dict[str, str] | None = None
+) -> Server:
     sock = bind_ephemeral(LOOPBACK)
     url = f"http://{LOOPBACK}:{sock.getsockname()[1]}"
     settings = settings | {"public_url": url}  # both name their own URL: authUrls, origins
@@ -144,7 +149,7 @@ def _start_server(role: str, settings: dict[str, Any], max_seconds: float) -> Se
                 str(max_seconds),
             ],
             cwd=REPO_ROOT,
-            env=_child_environment(),
+            env=_child_environment(env),
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,  # the service's JSON access log: written, then dropped
             stderr=stderr,

@@ -2,10 +2,14 @@
 
 Two rules for every request except the operations endpoints (health, readiness, metrics):
 
-- **A bound per worker.** At most ``BFF_MAX_IN_FLIGHT`` requests are in progress at once. The next
-  one is answered at once with 503 ``overloaded`` and ``Retry-After``, instead of waiting in the
-  event loop's queue behind the others: under sustained overload a queue only turns every answer
-  into a late one, and latency past the client's patience is work thrown away.
+- **A bound per worker.** At most ``BFF_MAX_IN_FLIGHT`` requests are in progress at once, and none
+  is admitted while the event loop runs more than ``BFF_MAX_LOOP_LAG`` seconds late. Beyond either,
+  a request is answered at once with 503 ``overloaded`` and ``Retry-After``, instead of waiting
+  behind the others: under sustained overload a queue only turns every answer into a late one,
+  and latency past the client's patience is work thrown away. The second bound is the one that
+  matters when the worker is short of CPU: then the queue is not in the handlers (each is quick)
+  but in front of them, in the event loop's backlog of parsed requests, which the in-flight count
+  cannot see; the loop's own lateness, sampled every 50 ms, can.
 - **A client that has gone costs nothing more.** While the request is handled, a watcher waits on
   ``receive()`` for ``http.disconnect``; when the client closes the connection before its answer
   was sent, the handler is cancelled, so its upstream call stops holding a pooled connection and
@@ -29,6 +33,7 @@ from app.errors import ErrorCode, problem_response
 from app.ops.metrics import Metrics
 
 RETRY_AFTER_SECONDS = 1
+LAG_SAMPLE_SECONDS = 0.05
 CLIENT_CLOSED = 499
 # A declared body larger than this is not read ahead by the watcher (the body check refuses it).
 _WATCHED_BODY_BYTES = 64 * 1024
@@ -36,10 +41,18 @@ _WATCHED_BODY_BYTES = 64 * 1024
 
 class OverloadMiddleware:
     def __init__(
-        self, app: ASGIApp, *, limit: int, exempt: Collection[str], metrics: Metrics
+        self,
+        app: ASGIApp,
+        *,
+        limit: int,
+        max_lag: float,
+        exempt: Collection[str],
+        metrics: Metrics,
     ) -> None:
         self.app = app
         self.limit = limit
+        self.max_lag = max_lag
+        self.lag = LoopLag()
         self.exempt = frozenset(exempt)
         self.in_flight = 0
         self._refused = Counter(
@@ -62,7 +75,8 @@ class OverloadMiddleware:
         if scope["type"] != "http" or scope["path"] in self.exempt:
             await self.app(scope, receive, send)
             return
-        if self.in_flight >= self.limit:
+        self.lag.ensure_running()
+        if self.in_flight >= self.limit or self.lag.seconds > self.max_lag:
             self._refused.inc()
             refusal = problem_response(
                 ErrorCode.OVERLOADED, headers={"Retry-After": str(RETRY_AFTER_SECONDS)}
@@ -121,6 +135,32 @@ class OverloadMiddleware:
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
+
+
+class LoopLag:
+    """How late the event loop runs: a timer every 50 ms notes by how much it fired late.
+
+    A chain of ``call_later`` callbacks rather than a task: nothing to cancel at shutdown, and a
+    loop that closes simply drops it. It restarts on whatever loop serves the next request.
+    """
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def ensure_running(self) -> None:
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            self._loop = loop
+            self.seconds = 0.0
+            loop.call_later(LAG_SAMPLE_SECONDS, self._tick, loop, loop.time() + LAG_SAMPLE_SECONDS)
+
+    def _tick(self, loop: asyncio.AbstractEventLoop, expected: float) -> None:
+        if loop is not self._loop:
+            return  # a newer loop took over
+        now = loop.time()
+        self.seconds = max(0.0, now - expected)
+        loop.call_later(LAG_SAMPLE_SECONDS, self._tick, loop, now + LAG_SAMPLE_SECONDS)
 
 
 def _watchable(scope: Scope) -> bool:

@@ -203,3 +203,34 @@ def test_a_pool_that_times_out_with_nothing_in_flight_shows_in_readyz_and_metric
     assert bff.call("GET", LIST).status_code == 200
     assert bff.client.get("/readyz").status_code == 200
     assert "bff_upstream_pool_stuck 0.0" in bff.client.get("/metrics", headers=metrics).text
+
+
+def test_a_worker_whose_event_loop_runs_late_refuses_until_it_catches_up() -> None:
+    """Short of CPU, the queue is in the event loop's backlog, which no in-flight count sees."""
+    from fastapi import FastAPI  # noqa: PLC0415
+
+    from app.ops.metrics import Metrics  # noqa: PLC0415
+    from app.ops.overload import OverloadMiddleware  # noqa: PLC0415
+
+    app = FastAPI()
+
+    @app.get("/hog")
+    async def hog() -> dict[str, str]:
+        time.sleep(0.5)  # noqa: ASYNC251 - on purpose: the loop stalls as it would without CPU
+        return {}
+
+    @app.get("/work")
+    async def work() -> dict[str, str]:
+        return {}
+
+    app.add_middleware(
+        OverloadMiddleware, limit=100, max_lag=0.2, exempt=("/healthz",), metrics=Metrics()
+    )
+    with serve(app) as server, httpx.Client(base_url=server.url, trust_env=False) as client:
+        assert client.get("/work").status_code == 200  # the sampler starts with the first request
+        time.sleep(0.1)
+        assert client.get("/hog").status_code == 200
+        refused = client.get("/work")  # the loop has just run 0.5 s late
+        assert refused.status_code == 503
+        assert refused.json()["code"] == "overloaded"
+        _wait_until(lambda: client.get("/work").status_code == 200, seconds=2)
