@@ -17,7 +17,9 @@ Variants, measured in interleaved rounds (the order reversed every other round),
 - ``miss``: this service, a proxied read of the list that goes to the upstream every time
   (``BFF_CACHE_TTL=0`` once the service has a read cache, plus ``--service-env``);
 - ``cached``: this service, the same read answered from its cache (skipped, with the reason
-  printed, while the service has no cache setting).
+  printed, while the service has no cache setting);
+- ``miss_redis`` (with ``--redis-url``): the miss with sessions in Redis, so each read also pays
+  the revocation check's round trip to Redis.
 
 Then for the ``miss`` service: the open loop at ``--sustain-rate`` (the issue's 500 req/s: no
 errors), RSS per worker, start-up time (process start to the first ``/healthz`` 200, median of
@@ -69,7 +71,7 @@ from bench.proxy_overhead import (
 from sandbox.seed import MEMBER_KEY
 
 SERVICE_PATH = "/api" + LIST_PATH
-VARIANTS = ("upstream", "nginx_proxy", "naive", "healthz", "miss", "cached")
+VARIANTS = ("upstream", "nginx_proxy", "naive", "healthz", "miss", "cached", "miss_redis")
 METRICS_TOKEN = "bench-metrics-Xq7Lm2Vp9Rt4Kw8Zn3Hc6Bd1Fy5"  # noqa: S105 - loopback only
 SOAK_DEADLINE = 2.0  # seconds a client waits for any answer during the soak
 RECOVERY_SECONDS = 10.0  # how long the service may take to answer /readyz 200 after the soak
@@ -123,6 +125,7 @@ class Services:
     miss: Server
     cached: Server | None
     startup_first_s: float
+    miss_redis: Server | None = None
 
 
 def _start(
@@ -137,7 +140,11 @@ def _start(
 
 @contextlib.contextmanager
 def running_services(
-    extra_env: dict[str, str], lifetime: float, *, with_naive: bool = True
+    extra_env: dict[str, str],
+    lifetime: float,
+    *,
+    with_naive: bool = True,
+    redis_url: str | None = None,
 ) -> Iterator[Services]:
     import secrets  # noqa: PLC0415
 
@@ -159,7 +166,15 @@ def running_services(
             if _has_cache_setting():
                 cached, _ = _start("service", settings, dict(extra_env), lifetime)
                 started.append(cached)
-            yield Services(nginx, ticket_secret, naive or miss, miss, cached, startup)
+            miss_redis = None
+            if redis_url:  # the same miss, with sessions checked in Redis (one MGET per read)
+                redis_env = miss_env | {
+                    "BFF_REDIS_URL": redis_url,
+                    "BFF_REDIS_PREFIX": f"bench-hotpath-{secrets.token_hex(4)}:",
+                }
+                miss_redis, _ = _start("service", settings, redis_env, lifetime)
+                started.append(miss_redis)
+            yield Services(nginx, ticket_secret, naive or miss, miss, cached, startup, miss_redis)
         finally:
             for server in reversed(started):
                 _stop_server(server)
@@ -192,6 +207,9 @@ def targets(services: Services) -> list[Target]:
     ]
     if services.cached is not None:
         found.append(Target("cached", services.cached.url + SERVICE_PATH, {}, services.cached))
+    if services.miss_redis is not None:
+        redis = services.miss_redis
+        found.append(Target("miss_redis", redis.url + SERVICE_PATH, {}, redis))
     return found
 
 
@@ -203,6 +221,22 @@ def _rss_mb(pid: int) -> tuple[float, float]:
         if name in ("VmRSS", "VmHWM"):
             fields[name] = int(value.split()[0]) / 1024
     return fields["VmRSS"], fields["VmHWM"]
+
+
+def _settle(found: list[Target], seconds: float = 10.0) -> None:
+    """Wait until every server answers quickly again: no backlog of one run in the next."""
+    urls = {t.url.split("/", 3)[2] for t in found}
+    deadline = time.monotonic() + seconds
+    with httpx.Client(trust_env=False, timeout=seconds) as client:
+        for host in urls:
+            while time.monotonic() < deadline:
+                started = time.monotonic()
+                with contextlib.suppress(httpx.HTTPError):
+                    client.get(f"http://{host}/healthz")
+                if time.monotonic() - started < 0.02:
+                    break
+                time.sleep(0.2)
+    time.sleep(0.5)
 
 
 def _check_200(target: Target) -> None:
@@ -218,7 +252,7 @@ def _check_200(target: Target) -> None:
 def measure(args: argparse.Namespace, extra_env: dict[str, str]) -> dict[str, Any]:
     lifetime = args.rounds * 200 + args.soak_seconds + 300
     report: dict[str, Any] = {"variants": {}, "skipped": {}}
-    with running_services(extra_env, lifetime) as services:
+    with running_services(extra_env, lifetime, redis_url=args.redis_url) as services:
         found = targets(services)
         if services.cached is None:
             report["skipped"]["cached"] = (
@@ -238,6 +272,7 @@ def measure(args: argparse.Namespace, extra_env: dict[str, str]) -> dict[str, An
         for round_number in range(args.rounds):
             order = found if round_number % 2 == 0 else list(reversed(found))
             for target in order:
+                _settle(found)
                 if target.server is not None:  # a fresh session: no cookie refresh inside a run
                     target.headers = _service_headers(target.server, services.ticket_secret)
                 result = wrk(target.url, target.headers, seconds=args.seconds)
@@ -254,12 +289,15 @@ def measure(args: argparse.Namespace, extra_env: dict[str, str]) -> dict[str, An
                     f"  p99 {latency.percentile_ms(0.99) or 0:.2f} ms",
                     flush=True,
                 )
+        for _ in range(args.rounds):  # after the rounds: an overloaded miss must not slow them
+            _settle(found)
             miss = next(t for t in found if t.name == "miss")
             miss.headers = _service_headers(services.miss, services.ticket_secret)
             held = uvloop.run(
                 open_loop(miss.url, miss.headers, rate=args.sustain_rate, seconds=args.seconds)
             )
             sustain.append(held.summary())
+            print(f"sustain {args.sustain_rate:.0f} req/s: {json.dumps(held.summary())}")
         for target in found:
             report["variants"][target.name] = {
                 "wrk_rps_median": statistics.median(rps[target.name]),
@@ -536,6 +574,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--soak-only", action="store_true")
     parser.add_argument("--soak-rate", type=float, default=None, help="with --soak-only")
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument(
+        "--redis-url",
+        help="adds miss_redis: the miss with sessions in this Redis (its own key prefix)",
+    )
     parser.add_argument(
         "--service-env",
         action="append",
