@@ -19,7 +19,9 @@ Variants, measured in interleaved rounds (the order reversed every other round),
 - ``cached``: this service, the same read answered from its cache (skipped, with the reason
   printed, while the service has no cache setting);
 - ``miss_redis`` (with ``--redis-url``): the miss with sessions in Redis, so each read also pays
-  the revocation check's round trip to Redis.
+  the revocation check's round trip to Redis;
+- ``miss_baseline`` (with ``--baseline-tree DIR``): the miss served by another checkout's code,
+  e.g. main's before a change, side by side with this one.
 
 Then for the ``miss`` service: the open loop at ``--sustain-rate`` (the issue's 500 req/s: no
 errors), RSS per worker, start-up time (process start to the first ``/healthz`` 200, median of
@@ -42,6 +44,7 @@ import os
 import platform
 import shlex
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -126,13 +129,18 @@ class Services:
     cached: Server | None
     startup_first_s: float
     miss_redis: Server | None = None
+    miss_baseline: Server | None = None
 
 
 def _start(
-    role: str, settings: dict[str, Any], env: dict[str, str], lifetime: float
+    role: str,
+    settings: dict[str, Any],
+    env: dict[str, str],
+    lifetime: float,
+    root: Path = REPO_ROOT,
 ) -> tuple[Server, float]:
     started = time.monotonic()
-    server = _start_server(role, settings, lifetime, env)
+    server = _start_server(role, settings, lifetime, env, root)
     with httpx.Client(trust_env=False) as probe:
         _wait_until_up(server, probe)
     return server, time.monotonic() - started
@@ -145,6 +153,7 @@ def running_services(
     *,
     with_naive: bool = True,
     redis_url: str | None = None,
+    baseline: Path | None = None,
 ) -> Iterator[Services]:
     import secrets  # noqa: PLC0415
 
@@ -174,7 +183,20 @@ def running_services(
                 }
                 miss_redis, _ = _start("service", settings, redis_env, lifetime)
                 started.append(miss_redis)
-            yield Services(nginx, ticket_secret, naive or miss, miss, cached, startup, miss_redis)
+            miss_baseline = None
+            if baseline is not None:  # the same miss, served by another checkout's code
+                miss_baseline, _ = _start("service", settings, miss_env, lifetime, baseline)
+                started.append(miss_baseline)
+            yield Services(
+                nginx,
+                ticket_secret,
+                naive or miss,
+                miss,
+                cached,
+                startup,
+                miss_redis,
+                miss_baseline,
+            )
         finally:
             for server in reversed(started):
                 _stop_server(server)
@@ -210,6 +232,9 @@ def targets(services: Services) -> list[Target]:
     if services.miss_redis is not None:
         redis = services.miss_redis
         found.append(Target("miss_redis", redis.url + SERVICE_PATH, {}, redis))
+    if services.miss_baseline is not None:
+        base = services.miss_baseline
+        found.append(Target("miss_baseline", base.url + SERVICE_PATH, {}, base))
     return found
 
 
@@ -252,7 +277,9 @@ def _check_200(target: Target) -> None:
 def measure(args: argparse.Namespace, extra_env: dict[str, str]) -> dict[str, Any]:
     lifetime = args.rounds * 200 + args.soak_seconds + 300
     report: dict[str, Any] = {"variants": {}, "skipped": {}}
-    with running_services(extra_env, lifetime, redis_url=args.redis_url) as services:
+    with running_services(
+        extra_env, lifetime, redis_url=args.redis_url, baseline=args.baseline_tree
+    ) as services:
         found = targets(services)
         if services.cached is None:
             report["skipped"]["cached"] = (
@@ -575,6 +602,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--soak-rate", type=float, default=None, help="with --soak-only")
     parser.add_argument("--profile", action="store_true")
     parser.add_argument(
+        "--baseline-tree",
+        type=Path,
+        help="adds miss_baseline: the miss served by the code in this directory, e.g. main's "
+        "(git archive main | tar -x -C DIR)",
+    )
+    parser.add_argument(
         "--redis-url",
         help="adds miss_redis: the miss with sessions in this Redis (its own key prefix)",
     )
@@ -587,6 +620,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
+    # SIGTERM as an exception, so that what this process started (nginx) is stopped on the way out.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     extra_env = dict(item.split("=", 1) for item in args.service_env)
     if any(not name.startswith("BFF_") for name in extra_env):
         parser.error("--service-env takes BFF_ settings only")
@@ -610,7 +645,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     report["verdicts"] = verdicts(report)
     report["machine"] = machine()
     report["command"] = command
-    report["args"] = vars(args) | {"json": str(args.json) if args.json else None}
+    report["args"] = {
+        key: str(value) if isinstance(value, Path) else value for key, value in vars(args).items()
+    }
     print_report(report)
     if args.json:
         args.json.write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")

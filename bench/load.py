@@ -7,9 +7,11 @@ last one is answered, as fast as the server allows. Its requests per second is t
 users arrive: request *i* is due at ``start + i / rate``, and its latency is counted from that
 moment, not from when a free connection let it out (so a server that stalls is charged for the
 queue it causes: no coordinated omission). Raw HTTP/1.1 over asyncio streams, on a pool of
-kept-alive connections that grows when every connection is busy; each request has a deadline
-after which it counts as unanswered. Optionally a share of the clients hang up before the answer
-(``disconnect_share``), as impatient browsers do: those count apart, neither answered nor late.
+kept-alive connections that grows when every connection is busy, up to ``connections`` (as a
+load balancer in front of the service would hold; a request waits for a free one, its clock
+running); each request has a deadline after which it counts as unanswered. Optionally a share
+of the clients hang up before the answer (``disconnect_share``), as impatient browsers do: those
+count apart, neither answered nor late.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-MAX_CONNECTIONS = 512
+MAX_CONNECTIONS = 256
 
 
 @dataclass
@@ -107,38 +109,51 @@ async def open_loop(  # noqa: PLR0915 - one generator, read top to bottom
     deadline: float = 2.0,
     disconnect_share: float = 0.0,
     seed: int = 11,
+    connections: int = MAX_CONNECTIONS,
 ) -> OpenLoopResult:
     """``rate`` GETs of ``url`` per second for ``seconds``; see the module's docstring."""
     host, port, request = _request_bytes(url, headers)
     rng = random.Random(seed)
     result = OpenLoopResult(rate=rate, seconds=seconds)
-    idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+    Connection = tuple[asyncio.StreamReader, asyncio.StreamWriter]  # noqa: N806
+    idle: asyncio.LifoQueue[Connection] = asyncio.LifoQueue()
     opened = 0
     in_flight: set[asyncio.Task[None]] = set()
 
-    async def one(due: float, hang_up_after: float | None) -> None:
+    async def acquire() -> Connection:
         nonlocal opened
+        if not idle.empty():
+            return idle.get_nowait()
+        if opened < connections:
+            opened += 1
+            try:
+                return await asyncio.open_connection(host, port)
+            except BaseException:
+                opened -= 1
+                raise
+        return await idle.get()
+
+    def discard(connection: Connection) -> None:
+        nonlocal opened
+        opened -= 1
+        connection[1].close()
+
+    async def one(due: float, hang_up_after: float | None) -> None:
         connection = None
         try:
             async with asyncio.timeout(deadline):
-                if idle:
-                    connection = idle.pop()
-                else:
-                    opened += 1
-                    connection = await asyncio.open_connection(host, port)
+                connection = await acquire()
                 reader, writer = connection
                 if hang_up_after is not None:
                     writer.write(request)
                     await asyncio.sleep(hang_up_after)
-                    writer.close()
-                    connection = None
                     result.hung_up += 1
-                    return
+                    return  # the connection is closed below, its answer never read
                 status, reusable = await _exchange(reader, writer, request)
             result.latencies_s.append(time.perf_counter() - due)
             result.statuses[status] += 1
-            if reusable and len(idle) < MAX_CONNECTIONS:
-                idle.append(connection)
+            if reusable:
+                idle.put_nowait(connection)
                 connection = None
         except TimeoutError:
             result.late += 1
@@ -146,7 +161,7 @@ async def open_loop(  # noqa: PLR0915 - one generator, read top to bottom
             result.errors += 1
         finally:
             if connection is not None:
-                connection[1].close()
+                discard(connection)
 
     start = time.perf_counter()
     interval = 1.0 / rate
@@ -164,8 +179,8 @@ async def open_loop(  # noqa: PLR0915 - one generator, read top to bottom
         result.sent += 1
     if in_flight:
         await asyncio.wait(in_flight)
-    for _, writer in idle:
-        writer.close()
+    while not idle.empty():
+        idle.get_nowait()[1].close()
     with contextlib.suppress(Exception):
         await asyncio.sleep(0)
     return result

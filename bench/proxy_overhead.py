@@ -75,6 +75,7 @@ HEALTH_PATH = "/healthz"
 AUDIENCE = "meetergo-calendar-bff"
 
 REQUEST_TIMEOUT = 10.0
+LISTEN_BACKLOG = 2048
 STARTUP_SECONDS = 30.0
 MAX_ERRORS = 50
 LIMITS = {
@@ -115,7 +116,9 @@ class Server:
         return self.stderr.read().decode(errors="replace")[-chars:]
 
 
-def _child_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
+def _child_environment(
+    extra: dict[str, str] | None = None, root: Path = REPO_ROOT
+) -> dict[str, str]:
     """This environment without anything that would configure the servers behind our back.
 
     ``extra`` is put back on purpose (``BFF_...`` settings a benchmark wants the service to have).
@@ -125,14 +128,22 @@ def _child_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
         for name, value in os.environ.items()
         if not name.startswith(("BFF_", "SANDBOX_")) and name != "PYTHONASYNCIODEBUG"
     }
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
     return env | (extra or {})
 
 
 def _start_server(
-    role: str, settings: dict[str, Any], max_seconds: float, env: dict[str, str] | None = None
+    role: str,
+    settings: dict[str, Any],
+    max_seconds: float,
+    env: dict[str, str] | None = None,
+    root: Path = REPO_ROOT,
 ) -> Server:
+    """``role`` served by ``python -m bench.server`` from the source tree ``root``."""
     sock = bind_ephemeral(LOOPBACK)
+    # uvicorn's own default backlog: with 128, a burst of new connections overflows the accept
+    # queue and the kernel drops SYNs, which clients see as 1 s and 3 s connect stalls.
+    sock.listen(LISTEN_BACKLOG)
     url = f"http://{LOOPBACK}:{sock.getsockname()[1]}"
     settings = settings | {"public_url": url}  # both name their own URL: authUrls, origins
     stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed in _stop_server
@@ -148,8 +159,8 @@ def _start_server(
                 "--max-seconds",
                 str(max_seconds),
             ],
-            cwd=REPO_ROOT,
-            env=_child_environment(env),
+            cwd=root,
+            env=_child_environment(env, root),
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,  # the service's JSON access log: written, then dropped
             stderr=stderr,

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import statistics
 import sys
 import time
@@ -111,6 +112,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--concurrency", type=int, default=1)
     args = parser.parse_args(argv)
+    # SIGTERM as an exception, so that what this process started (nginx) is stopped on the way out.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with running_nginx() as nginx:
         results = uvloop.run(run(nginx.upstream_url, args.requests, args.rounds, args.concurrency))
     base = results["httpx"]

@@ -70,6 +70,11 @@ class OverloadMiddleware:
             "Requests in progress in this worker (operations endpoints not counted).",
             registry=metrics.registry,
         ).set_function(lambda: self.in_flight)
+        Gauge(
+            "bff_event_loop_lag_seconds",
+            "The longest the worker's event loop ran late since the last scrape.",
+            registry=metrics.registry,
+        ).set_function(self.lag.take_peak)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in self.exempt:
@@ -146,7 +151,13 @@ class LoopLag:
 
     def __init__(self) -> None:
         self.seconds = 0.0
+        self._peak = 0.0
         self._loop: asyncio.AbstractEventLoop | None = None
+
+    def take_peak(self) -> float:
+        """The largest lag seen since the last call."""
+        peak, self._peak = self._peak, self.seconds
+        return peak
 
     def ensure_running(self) -> None:
         loop = asyncio.get_running_loop()
@@ -160,6 +171,7 @@ class LoopLag:
             return  # a newer loop took over
         now = loop.time()
         self.seconds = max(0.0, now - expected)
+        self._peak = max(self._peak, self.seconds)
         loop.call_later(LAG_SAMPLE_SECONDS, self._tick, loop, now + LAG_SAMPLE_SECONDS)
 
 
