@@ -10,6 +10,8 @@ translated to the httpx exceptions :mod:`app.upstream.sender` retries on.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator, Callable
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 
 import aiohttp
@@ -63,15 +65,42 @@ def build_upstream_client(
 
 
 class UpstreamTransport(AiohttpTransport):
-    """httpx-aiohttp's transport with the error mapping the sender's retry rules need.
+    """httpx-aiohttp's transport with the pool and the error mapping the sender needs.
 
-    httpx-aiohttp maps any dropped connection to ``ConnectTimeout``, which the sender retries even
-    for writes (a connect timeout means nothing was sent). A connection that dropped after the
-    request went out must not look like that, so the aiohttp error is translated here by what it
-    means for a retry.
+    - **A fair pool.** aiohttp's connector wakes a waiter when a connection is released, but the
+      task that released it may take it again first: under contention a request can wait out the
+      pool timeout while others keep going (seen in ``bench.transports --concurrency 32``). The
+      pool's size is enforced here with a first-come, first-served semaphore, so aiohttp never has
+      to make anyone wait; a request that gets no slot within the pool timeout fails with httpx's
+      ``PoolTimeout``, as on httpx's own transport. A slot is held until the answer is read.
+    - **Errors by what they mean for a retry.** httpx-aiohttp maps any dropped connection to
+      ``ConnectTimeout``, which the sender retries even for writes (a connect timeout means nothing
+      was sent). A connection that dropped after the request went out must not look like that.
     """
 
+    def __init__(self, *, limits: httpx.Limits, client: Callable[[], aiohttp.ClientSession]):
+        super().__init__(limits=limits, trust_env=False, client=client)
+        size = limits.max_connections
+        self._slots = asyncio.Semaphore(size) if size else None
+
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        slots = self._slots
+        if slots is None:
+            return await self._send(request)
+        try:
+            async with asyncio.timeout(request.extensions.get("timeout", {}).get("pool")):
+                await slots.acquire()
+        except TimeoutError:
+            raise httpx.PoolTimeout("no free connection to meetergo", request=request) from None
+        try:
+            response = await self._send(request)
+        except BaseException:
+            slots.release()
+            raise
+        response.stream = _SlotReleasingStream(response.stream, slots.release)
+        return response
+
+    async def _send(self, request: httpx.Request) -> httpx.Response:
         try:
             return await super().handle_async_request(request)
         except httpx.TransportError as exc:
@@ -85,6 +114,29 @@ class UpstreamTransport(AiohttpTransport):
         """aiohttp's connection pool, once the first request has created it."""
         session = self.client
         return session.connector if isinstance(session, aiohttp.ClientSession) else None
+
+
+class _SlotReleasingStream(httpx.AsyncByteStream):
+    """An answer's body that gives its pool slot back when closed (once)."""
+
+    def __init__(
+        self, stream: httpx.SyncByteStream | httpx.AsyncByteStream, release: Callable[[], None]
+    ):
+        assert isinstance(stream, httpx.AsyncByteStream)  # noqa: S101 - aiohttp streams are async
+        self._stream = stream
+        self._release: Callable[[], None] | None = release
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self._stream:
+            yield chunk
+
+    async def aclose(self) -> None:
+        try:
+            await self._stream.aclose()
+        finally:
+            release, self._release = self._release, None
+            if release is not None:
+                release()
 
 
 def _translate(exc: aiohttp.ClientError, request: httpx.Request) -> httpx.TransportError:
@@ -127,4 +179,4 @@ def aiohttp_transport(limits: httpx.Limits) -> UpstreamTransport:
         session._retry_connection = False
         return session
 
-    return UpstreamTransport(limits=limits, trust_env=False, client=session)
+    return UpstreamTransport(limits=limits, client=session)
