@@ -162,7 +162,7 @@ class Settings(BaseSettings):
         "with Retry-After at once (health, readiness and metrics are exempt).",
     )
     max_loop_lag: float = Field(
-        default=0.25,
+        default=0.5,
         gt=0,
         le=10,
         description="Seconds the worker's event loop may run late (short of CPU) before it "
