@@ -181,6 +181,21 @@ class Settings(BaseSettings):
         "deleteConnection. They answer 404 and are left out of the OpenAPI document.",
     )
 
+    max_in_flight: int = Field(
+        default=64,
+        ge=1,
+        le=10_000,
+        description="Requests one worker handles at once; beyond, it answers 503 `overloaded` "
+        "with Retry-After at once (health, readiness and metrics are exempt).",
+    )
+    max_loop_lag: float = Field(
+        default=0.5,
+        gt=0,
+        le=10,
+        description="Seconds the worker's event loop may run late (short of CPU) before it "
+        "refuses new requests with 503 `overloaded` until it catches up.",
+    )
+
     # -- upstream HTTP client --------------------------------------------------------------------
     upstream_connect_timeout: float = Field(
         default=3.0, gt=0, le=60, description="Seconds to open a connection to meetergo."

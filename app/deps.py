@@ -16,7 +16,9 @@ from app.config import Settings
 def from_app_state(name: str) -> Any:
     """A FastAPI dependency on the component ``app.state.<name>``."""
 
-    def component(request: Request) -> Any:
+    # ``async``: FastAPI runs a plain ``def`` dependency on a worker thread, and a proxied read
+    # asks for several components; each would pay a thread hop for one attribute lookup.
+    async def component(request: Request) -> Any:
         return getattr(request.app.state, name)
 
     component.__name__ = f"app_state_{name}"

@@ -101,6 +101,7 @@ class ErrorCode(StrEnum):
     CONNECT_FAILED = "connect_failed"
     # the service itself
     SHARED_STATE_UNAVAILABLE = "shared_state_unavailable"
+    OVERLOADED = "overloaded"
     INTERNAL_ERROR = "internal_error"
 
 
@@ -374,6 +375,14 @@ CATALOG: Mapping[ErrorCode, ProblemSpec] = {
         "The shared state (Redis) did not answer, so sessions, login tickets and connect flows "
         "cannot be checked safely.",
         "Retry after `Retry-After` seconds.",
+    ),
+    ErrorCode.OVERLOADED: ProblemSpec(
+        503,
+        "Service busy",
+        "This replica already has as many requests in progress as it takes "
+        "(`BFF_MAX_IN_FLIGHT`), or is short of CPU (`BFF_MAX_LOOP_LAG`); it refused this one at "
+        "once instead of queueing it.",
+        "Retry after `Retry-After` seconds; nothing was done.",
     ),
     ErrorCode.INTERNAL_ERROR: ProblemSpec(
         500,

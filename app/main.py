@@ -26,6 +26,7 @@ from app.ops.health import Readiness
 from app.ops.metrics import Metrics
 from app.ops.observe import ObserverMiddleware
 from app.ops.paths import RawPathMiddleware
+from app.ops.overload import OverloadMiddleware
 from app.ops.request_id import RequestIdMiddleware
 from app.ops.set_cookie import SetCookieMiddleware
 from app.preflight import check_startup
@@ -38,14 +39,17 @@ from app.session.tickets import TicketVerifier
 from app.state.factory import open_shared_state
 from app.state.store import SharedState, SharedStateUnavailable
 from app.static_files import DEMO_PATH, SDK_PATH, demo_files, sdk_files
-from app.upstream.client import build_upstream_client
+from app.upstream.client import aiohttp_transport, build_upstream_client
 from app.upstream.credentials import MeetergoCredentials
+from app.upstream.pool_health import UpstreamPoolHealth
 from app.upstream.proxy import CalendarProxy
 from app.upstream.router import build_calendar_router
 from app.upstream.sender import UpstreamSender
 
 AUTH_PREFIX = "/auth"
 logger = logging.getLogger(__name__)
+# Never refused for overload: an orchestrator must see a busy replica as alive and ready.
+OPERATIONS_PATHS = ("/healthz", "/readyz", "/metrics")
 
 
 def create_app(
@@ -64,7 +68,12 @@ def create_app(
     check_startup(settings)
     # Not `or`: an empty MemoryState is falsy (it has __len__), and would be silently replaced.
     state = shared_state if shared_state is not None else open_shared_state(settings)
-    mapping_client = httpx.AsyncClient(timeout=settings.user_mapping_timeout, trust_env=False)
+    # On aiohttp's pool too: httpcore's pool leaks slots when requests are cancelled (issue 11).
+    mapping_client = httpx.AsyncClient(
+        timeout=settings.user_mapping_timeout,
+        trust_env=False,
+        transport=aiohttp_transport(httpx.Limits(max_connections=20, keepalive_expiry=4.0)),
+    )
     user_mapping = build_user_mapping(settings, mapping_client)
     metrics = Metrics()
     tickets = TicketVerifier(settings, state)
@@ -75,6 +84,8 @@ def create_app(
     readiness.advisories["upstream_credential"] = credentials.status
     if state.name != "memory":  # in-process state is always there; anything else may not be
         readiness.checks["shared_state"] = state.ping
+    pool_health = UpstreamPoolHealth(settings.upstream_max_connections, metrics=metrics)
+    readiness.checks["upstream_pool"] = pool_health.ready
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -85,7 +96,13 @@ def create_app(
                 build_upstream_client(settings, upstream_transport)
             )
             app.state.upstream = upstream
-            sender = UpstreamSender(settings, upstream, metrics=metrics, credentials=credentials)
+            sender = UpstreamSender(
+                settings,
+                upstream,
+                metrics=metrics,
+                credentials=credentials,
+                pool_health=pool_health,
+            )
             sender.admit_retry = quota.budget_stage.admit_retry
             app.state.calendar_proxy = proxy = CalendarProxy(
                 sender, stages=(quota.cache_stage, quota.budget_stage)
@@ -105,11 +122,16 @@ def create_app(
         # No redirect from /x/ to /x: an allowlist matches exactly, and the redirect's Location
         # would be built from the client's Host header.
         redirect_slashes=False,
+        # The service reports through Prometheus (/metrics) and JSON logs. FastAPI's native
+        # OpenTelemetry layer would otherwise look up three global providers on every request
+        # (about 5% of a proxied read in the profile, bench/RESULTS.md) to find them unconfigured.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     # The components every request may ask for (app/deps.py: from_app_state).
     components = {
         "settings": settings,
         "metrics": metrics,
+        "upstream_pool_health": pool_health,
         "readiness": readiness,
         "credentials": credentials,
         "shared_state": state,
@@ -171,6 +193,8 @@ def _problem_rules(settings: Settings) -> list[ProblemRule]:
         ProblemRule(CsrfMiddleware.PROBLEMS, guarded),
         ProblemRule(CsrfMiddleware.UNSAFE_PROBLEMS, guarded, unsafe),
         ProblemRule(JsonBodyMiddleware.PROBLEMS, guarded, unsafe),
+        ProblemRule((ErrorCode.INVALID_PATH,)),  # app/ops/paths.py, before routing
+        ProblemRule((ErrorCode.OVERLOADED,)),  # app/ops/overload.py
         ProblemRule((ErrorCode.INTERNAL_ERROR,)),  # the last resort of app/errors.py
     ]
 
@@ -195,5 +219,13 @@ def _install_middleware(app: FastAPI, settings: Settings, metrics: Metrics) -> N
         )
     # Before anything reads the path: an encoded separator is refused, not routed.
     app.add_middleware(RawPathMiddleware)
+    # Inside the observer, so that refusals and abandoned requests are logged and counted.
+    app.add_middleware(
+        OverloadMiddleware,
+        limit=settings.max_in_flight,
+        max_lag=settings.max_loop_lag,
+        exempt=OPERATIONS_PATHS,
+        metrics=metrics,
+    )
     app.add_middleware(ObserverMiddleware, metrics=metrics)
     app.add_middleware(RequestIdMiddleware)

@@ -29,6 +29,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 LOOPBACK = "127.0.0.1"
 HEALTH_PATH = "/healthz"
 STARTUP_SECONDS = 60.0  # generous: the machines are small and shared
+LISTEN_BACKLOG = 2048
 
 
 @dataclass
@@ -43,7 +44,9 @@ class Server:
         return self.stderr.read().decode(errors="replace")[-chars:]
 
 
-def child_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+def child_environment(
+    extra: Mapping[str, str] | None = None, root: Path = REPO_ROOT
+) -> dict[str, str]:
     """This environment without anything that would configure the servers behind our back,
     plus ``extra`` (e.g. ``BFF_*`` settings the caller passes on purpose)."""
     env = {
@@ -51,7 +54,7 @@ def child_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
         for name, value in os.environ.items()
         if not name.startswith(("BFF_", "SANDBOX_")) and name != "PYTHONASYNCIODEBUG"
     }
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
     env.update(extra or {})
     return env
 
@@ -64,12 +67,17 @@ def start_server(
     sock: socket.socket | None = None,
     name: str | None = None,
     env: Mapping[str, str] | None = None,
+    root: Path = REPO_ROOT,
 ) -> Server:
-    """Start ``role`` on ``sock`` (a fresh loopback port when None).
+    """Start ``role`` on ``sock`` (a fresh loopback port when None), from the source tree ``root``.
 
     ``settings`` get ``public_url`` set to the server's own URL unless they name one already.
     """
-    sock = sock or bind_ephemeral(LOOPBACK)
+    if sock is None:
+        sock = bind_ephemeral(LOOPBACK)
+        # uvicorn's own default backlog: with 128, a burst of new connections overflows the
+        # accept queue and the kernel drops SYNs, which clients see as 1 s and 3 s connect stalls.
+        sock.listen(LISTEN_BACKLOG)
     url = f"http://{LOOPBACK}:{sock.getsockname()[1]}"
     settings = {"public_url": url} | settings
     stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop_server
@@ -85,8 +93,8 @@ def start_server(
                 "--max-seconds",
                 str(max_seconds),
             ],
-            cwd=REPO_ROOT,
-            env=child_environment(env),
+            cwd=root,
+            env=child_environment(env, root),
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,  # the service's JSON access log: written, then dropped
             stderr=stderr,

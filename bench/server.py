@@ -1,4 +1,4 @@
-"""``python -m bench.server {sandbox,service} --fd N``: one server process for the benchmarks.
+"""``python -m bench.server {sandbox,service,naive} --fd N``: one server process for the benchmarks.
 
 The parent (``bench.proxy_overhead``) binds the listening socket on 127.0.0.1 itself, so it knows
 the port before anything starts, and hands it over as an inherited file descriptor. The settings
@@ -49,6 +49,17 @@ def _sandbox_server(config: dict[str, Any]) -> uvicorn.Server:
     )
 
 
+def _naive_server(config: dict[str, Any]) -> uvicorn.Server:
+    from bench.naive_proxy import create_naive_proxy  # noqa: PLC0415 - only the chosen role's
+
+    app = create_naive_proxy(config["upstream_url"])
+    return uvicorn.Server(
+        uvicorn.Config(
+            app, loop="auto", http="auto", lifespan="on", access_log=False, log_level="warning"
+        )
+    )
+
+
 def _service_server(config: dict[str, Any]) -> uvicorn.Server:
     from app.config import Settings  # noqa: PLC0415 - only the chosen role's imports
     from app.main import create_app  # noqa: PLC0415
@@ -81,7 +92,7 @@ def _stop_when(server: uvicorn.Server, max_seconds: float) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.server", description=__doc__)
-    parser.add_argument("role", choices=("sandbox", "service"))
+    parser.add_argument("role", choices=("sandbox", "service", "naive"))
     parser.add_argument("--fd", type=int, required=True, help="inherited listening socket")
     parser.add_argument("--max-seconds", type=float, default=600.0)
     args = parser.parse_args(argv)
@@ -92,7 +103,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if host != "127.0.0.1":
         parser.error(f"the benchmark serves on loopback only, not on {host}")
     config: dict[str, Any] = json.loads(sys.stdin.buffer.readline())
-    build = _sandbox_server if args.role == "sandbox" else _service_server
+    build = {"sandbox": _sandbox_server, "service": _service_server, "naive": _naive_server}[
+        args.role
+    ]
     server = build(config)
     _stop_when(server, max_seconds)
     server.run(sockets=[sock])

@@ -28,6 +28,7 @@ UPSTREAM_PROBLEMS = (
     ErrorCode.LIMIT_REACHED,
     ErrorCode.CONNECTION_ALREADY_EXISTS,
     ErrorCode.UPSTREAM_RATE_LIMITED,
+    ErrorCode.RATE_LIMITED,  # the budget's per-user share (app/quota)
     ErrorCode.UPSTREAM_UNAVAILABLE,
     ErrorCode.UPSTREAM_REJECTED,
     ErrorCode.UPSTREAM_BAD_RESPONSE,

@@ -20,6 +20,7 @@ from app.errors import ErrorCode, ProblemError
 from app.ops.metrics import Metrics
 from app.upstream.call import UpstreamCall, UpstreamResult
 from app.upstream.credentials import MeetergoCredentials
+from app.upstream.pool_health import UpstreamPoolHealth
 
 logger = logging.getLogger(__name__)
 
@@ -58,8 +59,10 @@ class UpstreamSender:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         metrics: Metrics | None = None,
         credentials: MeetergoCredentials | None = None,
+        pool_health: UpstreamPoolHealth | None = None,
     ) -> None:
         self._metrics = metrics
+        self._pool_health = pool_health
         self._client = client
         self._credentials = credentials or MeetergoCredentials.from_settings(settings, metrics)
         self._secrets = [s.encode() for s in settings.secret_values() if len(s) >= 8]
@@ -176,7 +179,10 @@ class UpstreamSender:
         """One request to meetergo, measured: the response and its body, read up to the limit."""
         operation = call.route.operation_id
         started = time.monotonic()
-        outcome = "cancelled"  # the deadline cut the attempt short
+        outcome = "cancelled"  # the deadline, or the client's disconnect, cut the attempt short
+        health = self._pool_health
+        if health:
+            health.started()
         try:
             response = await self._client.send(self._request(call, authorization), stream=True)
             try:
@@ -192,6 +198,8 @@ class UpstreamSender:
             outcome = type(exc).__name__
             raise
         finally:
+            if health:
+                health.finished(answered=outcome.isdigit(), pool_timeout=outcome == "PoolTimeout")
             if self._metrics:
                 self._metrics.upstream_requests.labels(operation, outcome).inc()
                 self._metrics.upstream_seconds.labels(operation).observe(time.monotonic() - started)

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from app.errors import CATALOG, PROBLEM_JSON, ErrorCode, ProblemError
 from app.main import create_app
+from app.upstream.client import UpstreamTransport
 from tests.support.settings import API_KEY, SESSION_KEY, make_settings
 
 
@@ -50,7 +51,7 @@ def test_readiness_reports_valid_configuration(client: TestClient) -> None:
     assert response.status_code == 200
     assert response.json() == {
         "status": "ready",
-        "checks": {"configuration": "ok", "upstream_credential": "ok"},
+        "checks": {"configuration": "ok", "upstream_pool": "ok", "upstream_credential": "ok"},
     }
 
 
@@ -67,6 +68,7 @@ def test_readiness_fails_when_a_check_fails_or_raises(client: TestClient) -> Non
     assert response.status_code == 503
     assert response.json()["checks"] == {
         "configuration": "ok",
+        "upstream_pool": "ok",
         "redis": "failing",
         "other": "failing",
         "upstream_credential": "ok",
@@ -86,9 +88,10 @@ def test_lifespan_owns_one_shared_upstream_client_with_explicit_limits() -> None
         assert str(upstream.base_url) == "https://api.meetergo.com"
         assert upstream.follow_redirects is False
         assert "authorization" not in upstream.headers
-        pool = upstream._transport._pool  # type: ignore[attr-defined]
-        assert pool._max_connections == 9
-        assert pool._keepalive_expiry == 4.0
+        transport = upstream._transport  # type: ignore[attr-defined]
+        assert isinstance(transport, UpstreamTransport)  # aiohttp's pool under httpx's API
+        assert transport.limits.max_connections == 9
+        assert transport.limits.keepalive_expiry == 4.0
     assert upstream.is_closed
 
 

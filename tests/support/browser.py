@@ -205,6 +205,9 @@ def running_stack(
                 "meetergo_api_key": seed.MEMBER_KEY,
                 "session_keys": [random_key()],
                 "ticket_secret": random_key(),
+                # The servers share the GIL with Playwright's driver on a busy machine: their
+                # event loops run late often, and shedding on lag would refuse at random.
+                "max_loop_lag": 10.0,
                 **service_settings,
             }
         )
