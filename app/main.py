@@ -25,8 +25,8 @@ from app.ops.body import JsonBodyMiddleware
 from app.ops.health import Readiness
 from app.ops.metrics import Metrics
 from app.ops.observe import ObserverMiddleware
-from app.ops.paths import RawPathMiddleware
 from app.ops.overload import OverloadMiddleware
+from app.ops.paths import RawPathMiddleware
 from app.ops.request_id import RequestIdMiddleware
 from app.ops.set_cookie import SetCookieMiddleware
 from app.preflight import check_startup
