@@ -162,7 +162,10 @@ def running_services(
             settings = service_settings(nginx.upstream_url, ticket_secret)
             miss_env = dict(extra_env)
             if _has_cache_setting():
+                # The path, not the quota: no cache, and a budget that never refuses.
                 miss_env.setdefault("BFF_CACHE_TTL", "0")
+                miss_env.setdefault("BFF_BUDGET_PER_MINUTE", "10000")
+                miss_env.setdefault("BFF_BUDGET_PER_USER_PER_MINUTE", "0")
             miss, startup = _start("service", settings, miss_env, lifetime)
             started.append(miss)
             cached = None
