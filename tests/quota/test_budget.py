@@ -19,6 +19,17 @@ from tests.quota.support import Replica, gather, reached, replicas, statuses
 pytestmark = pytest.mark.redis
 
 
+# A budget small enough to spend in a test: first reads stop at 12 - 2, writes at 12, no per-user
+# share in the way, and no waiting (the 60 s window would not free a slot within a test).
+TIGHT: dict[str, Any] = {
+    "budget_per_minute": 12,
+    "budget_write_reserve": 2,
+    "budget_refresh_reserve": 2,
+    "budget_per_user_per_minute": 0,
+    "budget_max_wait": 0,
+}
+
+
 def _distinct_read(replica: Replica, user: str) -> Any:
     async def call(client: httpx.AsyncClient) -> httpx.Response:
         return await replica.call(
@@ -37,16 +48,7 @@ def _retry_after(response: httpx.Response) -> int:
 def test_three_replicas_never_exceed_the_budget_together(
     sandbox: SandboxAdmin, redis_url: str
 ) -> None:
-    with replicas(
-        3,
-        sandbox.url,
-        redis_url,
-        budget_per_minute=12,
-        budget_write_reserve=2,
-        budget_refresh_reserve=2,
-        budget_per_user_per_minute=0,
-        budget_max_wait=0,
-    ) as running:
+    with replicas(3, sandbox.url, redis_url, **TIGHT) as running:
         for replica in running:
             replica.login("alice", ALICE_ID)
         answers = gather(*(_distinct_read(running[i % 3], "alice") for i in range(36)))
@@ -60,16 +62,7 @@ def test_three_replicas_never_exceed_the_budget_together(
 
 
 def test_the_write_reserve_holds_under_a_read_flood(sandbox: SandboxAdmin, redis_url: str) -> None:
-    with replicas(
-        3,
-        sandbox.url,
-        redis_url,
-        budget_per_minute=12,
-        budget_write_reserve=2,
-        budget_refresh_reserve=2,
-        budget_per_user_per_minute=0,
-        budget_max_wait=0,
-    ) as running:
+    with replicas(3, sandbox.url, redis_url, **TIGHT) as running:
         for replica in running:
             replica.login("alice", ALICE_ID)
         flood = gather(*(_distinct_read(running[i % 3], "alice") for i in range(30)))

@@ -9,8 +9,8 @@ import pytest
 
 from sandbox.seed import ALICE_ID
 from tests.proxy.support import SandboxAdmin
-from tests.quota.own_redis import own_redis
 from tests.quota.support import Replica, gather, reached, replicas, statuses
+from tests.support.redis import OwnRedis
 
 pytestmark = pytest.mark.redis
 
@@ -28,7 +28,7 @@ def _reads(replica: Replica, count: int) -> list[httpx.Response]:
 
 def test_a_redis_restart_neither_crashes_nor_refills_the_budget(sandbox: SandboxAdmin) -> None:
     with (
-        own_redis() as server,
+        OwnRedis() as server,
         replicas(
             2,
             sandbox.url,
