@@ -176,9 +176,16 @@ class FlowResult:
     provider: str
     connection_id: str | None = None
     code: str | None = None  # our error code when not successful
+    retry_after: int | None = None  # seconds, when waiting helps (a spent budget)
 
     def to_json(self) -> dict[str, Any]:
-        return {"ok": self.success, "p": self.provider, "c": self.connection_id, "e": self.code}
+        return {
+            "ok": self.success,
+            "p": self.provider,
+            "c": self.connection_id,
+            "e": self.code,
+            "ra": self.retry_after,
+        }
 
     @classmethod
     def from_json(cls, value: Any) -> FlowResult | None:
@@ -189,4 +196,5 @@ class FlowResult:
             provider=str(value.get("p")),
             connection_id=value["c"] if isinstance(value.get("c"), str) else None,
             code=value["e"] if isinstance(value.get("e"), str) else None,
+            retry_after=value["ra"] if isinstance(value.get("ra"), int) else None,
         )

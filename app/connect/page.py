@@ -102,6 +102,7 @@ def flow_message(flow_id: str | None, result: FlowResult) -> dict[str, Any]:
         "connectionId": result.connection_id,
         "error": title,
         "code": code,
+        "retryAfter": result.retry_after,
         "flowId": flow_id,
     }
 

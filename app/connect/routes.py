@@ -105,9 +105,10 @@ def _finish(
         if new or flow_id in current:
             queue_cookie(request, flows.cookie_header({**current, flow_id: result}))
     if mode == "redirect" and return_to is not None:
-        return RedirectResponse(
-            _with_result(return_to, result), status_code=303, headers={"Cache-Control": "no-store"}
-        )
+        headers = {"Cache-Control": "no-store"}
+        if result.retry_after is not None:  # the app may wait this long before offering a retry
+            headers["Retry-After"] = str(result.retry_after)
+        return RedirectResponse(_with_result(return_to, result), status_code=303, headers=headers)
     return render_flow_page(flow_id, result, settings.allowed_origins)
 
 
@@ -126,13 +127,16 @@ def _with_result(return_to: str, result: FlowResult) -> str:
             "message": quote(message, safe=""),
             "code": code.value,
         }
+        if result.retry_after is not None:
+            params["retryAfter"] = str(result.retry_after)
     parts = urlsplit(return_to)
     query = f"{parts.query}&{urlencode(params)}" if parts.query else urlencode(params)
     return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
 
 
-def _failure(provider: str, code: ErrorCode) -> FlowResult:
-    return FlowResult(success=False, provider=provider, code=code.value)
+def _failure(provider: str, code: ErrorCode, retry_after: str | None = None) -> FlowResult:
+    seconds = int(retry_after) if retry_after is not None and retry_after.isdigit() else None
+    return FlowResult(success=False, provider=provider, code=code.value, retry_after=seconds)
 
 
 router = APIRouter(tags=["connect"])
@@ -199,7 +203,7 @@ async def start(  # noqa: PLR0917 - FastAPI reads the parameters by name
             flow_id=flowId,
             mode=mode,
             return_to=return_to,
-            result=_failure(provider, exc.code),
+            result=_failure(provider, exc.code, exc.headers.get("Retry-After")),
             new=True,
         )
     current = flows.browser_flows(request.cookies.get(flows.cookie_name))
