@@ -39,6 +39,7 @@ from app.contract import problems
 from app.errors import ErrorCode, ProblemError
 from app.ops.metrics import Metrics
 from app.ops.set_cookie import queue_cookie
+from app.quota.factory import Quota
 from app.session.deps import SESSION_PROBLEMS, authenticate_request, meetergo_user_id
 from app.session.identity import user_hash
 from app.session.sessions import Session
@@ -309,14 +310,25 @@ async def _confirm(
     request: Request, claims: FlowClaims, session: Session, connection_id: str
 ) -> FlowResult:
     """Success only if meetergo lists the new connection for this user."""
+    # meetergo may have a new connection: the user's cached reads go first, on every replica;
+    # the confirmation below then stores meetergo's current list for the SPA's next read.
+    quota: Quota = request.app.state.quota
+    await quota.cache_stage.invalidate(claims.meetergo_user_id)
     try:
-        ids = await list_connection_ids(request, session, claims.meetergo_user_id)
+        ids = await list_connection_ids(request, session, claims.meetergo_user_id, confirm=True)
     except ProblemError as exc:
-        return _failure(claims.provider, exc.code)
+        if exc.code is ErrorCode.UPSTREAM_RATE_LIMITED:
+            # Only the owner's browser (session and flow cookie) gets here: the check protects
+            # nobody, and "failed" would make their retry hit connection_already_exists.
+            logger.warning(
+                "connect flow %s reported on meetergo's word: no budget to confirm it",
+                claims.flow_id,
+            )
+            return FlowResult(success=True, provider=claims.provider, connection_id=connection_id)
+        return _failure(claims.provider, exc.code, exc.headers.get("Retry-After"))
     if connection_id not in ids:
         logger.warning("callback named a connection meetergo does not list for this user")
         return _failure(claims.provider, ErrorCode.CONNECT_FAILED)
-    # The user's cached reads are invalidated here once the read cache exists.
     return FlowResult(success=True, provider=claims.provider, connection_id=connection_id)
 
 

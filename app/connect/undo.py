@@ -158,6 +158,7 @@ class HijackUndo:
             app_user_hash="flow-owner",
             path_params={"connectionId": connection_id},
             request_id=request_id,
+            system=True,  # the service's own clean-up: not charged to anyone's share
         )
         try:
             to_response(call, await self._proxy.handle(call))
