@@ -192,7 +192,7 @@ def _problem_rules(settings: Settings) -> list[ProblemRule]:
     return [
         ProblemRule(CsrfMiddleware.PROBLEMS, guarded),
         ProblemRule(CsrfMiddleware.UNSAFE_PROBLEMS, guarded, unsafe),
-        ProblemRule(JsonBodyMiddleware.PROBLEMS, guarded, unsafe),
+        ProblemRule(JsonBodyMiddleware.PROBLEMS, (*guarded, manage.PREFIX), unsafe),
         ProblemRule((ErrorCode.INVALID_PATH,)),  # app/ops/paths.py, before routing
         ProblemRule((ErrorCode.OVERLOADED,)),  # app/ops/overload.py
         ProblemRule((ErrorCode.INTERNAL_ERROR,)),  # the last resort of app/errors.py

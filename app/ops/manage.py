@@ -69,6 +69,12 @@ async def _revoke(sessions: SessionsDep, app_user_id: str) -> Revocation:
     operation_id="revokeSessions",
     summary="End every session of one user, on every replica (any user id)",
     response_model=Revocation,
+    responses=problems(
+        ErrorCode.NOT_FOUND,  # no management token configured: the route does not exist
+        ErrorCode.UNAUTHENTICATED,
+        ErrorCode.VALIDATION_ERROR,
+        ErrorCode.SHARED_STATE_UNAVAILABLE,
+    ),
 )
 async def revoke_sessions(request: RevocationRequest, sessions: SessionsDep) -> Revocation:
     return await _revoke(sessions, request.appUserId)

@@ -88,14 +88,33 @@ class OverloadMiddleware:
             )
             await refusal(scope, receive, send)
             return
-        self.in_flight += 1
+        # A request counts once its body has arrived: a client trickling a body (or never sending
+        # its last byte) holds a connection until the edge's body timeout, but no place in the
+        # bound, so slow clients cannot make the worker refuse everyone else (issue 9).
+        counted = False
+
+        def count() -> None:
+            nonlocal counted
+            if not counted:
+                counted = True
+                self.in_flight += 1
+
+        async def counting_receive() -> Message:
+            message = await receive()
+            if message["type"] == "http.request" and not message.get("more_body", False):
+                count()
+            return message
+
+        if not _has_body(scope):
+            count()
         try:
             if _watchable(scope):
-                await self._until_disconnect(scope, receive, send)
+                await self._until_disconnect(scope, counting_receive, send)
             else:
-                await self.app(scope, receive, send)
+                await self.app(scope, counting_receive, send)
         finally:
-            self.in_flight -= 1
+            if counted:
+                self.in_flight -= 1
 
     async def _until_disconnect(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Run the app; cancel it if the client disconnects before the answer is complete."""
@@ -183,3 +202,10 @@ def _watchable(scope: Scope) -> bool:
         if name == b"transfer-encoding":
             return False
     return True
+
+
+def _has_body(scope: Scope) -> bool:
+    for name, value in scope.get("headers", ()):
+        if name == b"transfer-encoding" or (name == b"content-length" and value.strip() != b"0"):
+            return True
+    return False

@@ -19,7 +19,7 @@ import math
 import secrets
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from app.config import Settings
 from app.errors import ErrorCode, ProblemError
@@ -62,6 +62,14 @@ def default_priority(call: UpstreamCall) -> Priority:
     return Priority.FIRST_READ
 
 
+@dataclass
+class _Flight:
+    """One fetch in progress, and how many callers wait for it."""
+
+    task: asyncio.Task[UpstreamResult]
+    waiters: int = 0
+
+
 class ReadCacheStage:
     def __init__(
         self,
@@ -79,7 +87,7 @@ class ReadCacheStage:
         self._lock_ttl = settings.upstream_deadline + settings.budget_max_wait + 1
         self._metrics = metrics
         self._clock = clock
-        self._inflight: dict[str, asyncio.Task[UpstreamResult]] = {}
+        self._inflight: dict[str, _Flight] = {}
 
     async def __call__(self, call: UpstreamCall, following: Handler) -> UpstreamResult:
         name = cache_name(call)
@@ -136,17 +144,27 @@ class ReadCacheStage:
         self, call: UpstreamCall, name: str, lookup: Lookup, following: Handler
     ) -> tuple[UpstreamResult, bool]:
         key = f"{call.meetergo_user_id}\x00{name}"
-        task = self._inflight.get(key)
-        collapsed = task is not None
-        if task is None:
+        flight = self._inflight.get(key)
+        collapsed = flight is not None
+        if flight is None:
             task = asyncio.ensure_future(self._lead(call, name, lookup, following))
-            self._inflight[key] = task
+            flight = self._inflight[key] = _Flight(task)
             task.add_done_callback(lambda done: self._finished(key, done))
-        # Shielded: a caller that goes away does not cancel the fetch the others wait for.
-        return await asyncio.shield(task), collapsed
+        flight.waiters += 1
+        try:
+            # Shielded: a caller that goes away does not cancel the fetch others wait for...
+            result = await asyncio.shield(flight.task)
+        finally:
+            flight.waiters -= 1
+            if flight.waiters == 0 and not flight.task.done():
+                # ...but once every caller has gone, nobody needs it: meetergo's answer would be
+                # read for nobody, holding a connection and the budget's slot meanwhile.
+                flight.task.cancel()
+        return result, collapsed
 
     def _finished(self, key: str, task: asyncio.Task[UpstreamResult]) -> None:
-        if self._inflight.get(key) is task:
+        flight = self._inflight.get(key)
+        if flight is not None and flight.task is task:
             del self._inflight[key]
         if not task.cancelled():
             task.exception()  # retrieved: the waiters raise it themselves
@@ -166,6 +184,17 @@ class ReadCacheStage:
                     self._count("collapsed")
                     return _cached(other, self._clock(), "fwd=miss; collapsed")
                 lock = lock if await self._take(lock) else None
+            # Another replica may have stored the entry between our look-up and our lock.
+            again = await self._lookup(user, name)
+            if (
+                again.entry is not None
+                and (lookup.entry is None or again.entry.stored_at > lookup.entry.stored_at)
+                and again.entry.age(self._clock()) < self._ttl
+            ):
+                if lock is not None:
+                    await self._release(lock)
+                self._count("collapsed")
+                return _cached(again.entry, self._clock(), "fwd=miss; collapsed")
         try:
             return await self._fetch(call, name, lookup.generation, following)
         finally:

@@ -83,7 +83,7 @@ def sign_in(base_url: str) -> str:
     )
     assert response.status_code == 200, response.text
     cookie = response.headers["set-cookie"].split(";", 1)[0]
-    assert cookie.startswith("__Host-mbff_session=")
+    assert cookie.startswith("__Host-Http-mbff_session=")
     return cookie
 
 

@@ -32,6 +32,9 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess
         BFF_HEADER_TIMEOUT=str(HEADER_TIMEOUT),
         BFF_BODY_TIMEOUT=str(BODY_TIMEOUT),
         BFF_MAX_CONNECTIONS="400",
+        # What is measured here is the edge's limits, not the overload shedding, which would
+        # answer 503 whenever the shared machine stalls the event loop for half a second.
+        BFF_MAX_LOOP_LAG="10",
     ) as process:
         yield process
 

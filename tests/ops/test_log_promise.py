@@ -35,7 +35,7 @@ from tests.support.service_process import ServiceProcess, running_service
 from tests.support.settings import API_KEY, MANAGEMENT_TOKEN, SESSION_KEY, TICKET_SECRET
 
 APP_USER = "app-user-alice"  # tests.proxy.support.ticket()'s sub
-SESSION_COOKIE = "__Host-mbff_session"
+SESSION_COOKIE = "__Host-Http-mbff_session"
 
 
 @pytest.fixture(scope="module")
@@ -158,6 +158,11 @@ def test_no_line_of_a_full_session_holds_a_secret_token_id_or_upstream_url(
             sandbox_server.url,
             BFF_UPSTREAM_DEADLINE="1.5",
             BFF_UPSTREAM_READ_TIMEOUT="1",
+            # Every call of the session reaches meetergo and its faults: nothing answered from
+            # the read cache, nothing refused by the budget.
+            BFF_CACHE_TTL="0",
+            BFF_BUDGET_PER_MINUTE="10000",
+            BFF_BUDGET_PER_USER_PER_MINUTE="0",
         ) as service:
             seen = _run_session(service, sandbox)
             records = service.log_records()  # also: every line is JSON
@@ -165,7 +170,7 @@ def test_no_line_of_a_full_session_holds_a_secret_token_id_or_upstream_url(
     finally:
         sandbox.close()
 
-    assert len(records) > 60, "the session must have produced a real amount of logging"
+    assert len(records) > 40, "the session must have produced a real amount of logging"
     assert any(r["logger"] == "app.access" and r["status"] == 503 for r in records)
     assert any(r["logger"] == "app.access" and r["status"] == 504 for r in records)
     # First line of defence: no third-party logger writes requests at the default level.

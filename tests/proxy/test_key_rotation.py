@@ -85,7 +85,10 @@ def test_the_next_key_takes_over_when_the_current_one_expires_with_no_failed_cal
     assert metric(bff, 'bff_upstream_key_in_use{key="next"}') == 1
     assert metric(bff, 'bff_upstream_key_in_use{key="current"}') == 0
     assert metric(bff, "bff_upstream_credential_refused") == 0
-    assert readyz(bff) == (200, {"configuration": "ok", "upstream_credential": "ok"})
+    assert readyz(bff) == (
+        200,
+        {"configuration": "ok", "upstream_pool": "ok", "upstream_credential": "ok"},
+    )
 
 
 def test_an_expired_key_without_a_next_one_degrades_readiness_reports_once_and_recovers(
@@ -96,7 +99,10 @@ def test_an_expired_key_without_a_next_one_degrades_readiness_reports_once_and_r
     # The key expires a moment from now, as a real key does on its date.
     expire(sandbox, "member", datetime.now(UTC) + timedelta(milliseconds=200))
     assert bff.operation("listConnections").status_code == 200
-    assert readyz(bff) == (200, {"configuration": "ok", "upstream_credential": "ok"})
+    assert readyz(bff) == (
+        200,
+        {"configuration": "ok", "upstream_pool": "ok", "upstream_credential": "ok"},
+    )
     deadline = datetime.now(UTC) + timedelta(seconds=5)
     while True:
         response = bff.operation("listConnections")
@@ -117,7 +123,10 @@ def test_an_expired_key_without_a_next_one_degrades_readiness_reports_once_and_r
     # meetergo accepts the key again (here: the expiry is lifted): the state clears by itself.
     assert sandbox.client.delete("/_sandbox/keys/member/expiry").status_code == 204
     assert bff.operation("listConnections").status_code == 200
-    assert readyz(bff) == (200, {"configuration": "ok", "upstream_credential": "ok"})
+    assert readyz(bff) == (
+        200,
+        {"configuration": "ok", "upstream_pool": "ok", "upstream_credential": "ok"},
+    )
     assert metric(bff, "bff_upstream_credential_refused") == 0
 
 

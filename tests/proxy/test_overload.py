@@ -72,8 +72,8 @@ def _get(url: str, headers: dict[str, str], path: str = LIST) -> httpx.Response:
         return client.get(path, headers=headers)
 
 
-def _in_background(url: str, headers: dict[str, str]) -> threading.Thread:
-    thread = threading.Thread(target=_get, args=(url, headers), daemon=True)
+def _in_background(url: str, headers: dict[str, str], path: str = LIST) -> threading.Thread:
+    thread = threading.Thread(target=_get, args=(url, headers, path), daemon=True)
     thread.start()
     return thread
 
@@ -101,7 +101,8 @@ def test_beyond_the_bound_a_request_is_refused_at_once_and_operations_stay_up(
 ) -> None:
     sandbox.faults(latency_ms=SLOW_MS, times=2)
     with running_service(sandbox, max_in_flight=2) as (url, headers):
-        busy = [_in_background(url, headers) for _ in range(2)]
+        # Two different reads: identical ones would share one upstream call (coalescing).
+        busy = [_in_background(url, headers, f"{LIST}/c-{n}/calendars") for n in range(2)]
         _wait_until(lambda: len(sandbox.requests()) == 2)
 
         started = time.monotonic()

@@ -68,6 +68,9 @@ def quota_settings(sandbox_url: str, **overrides: Any) -> Any:
         "cache_ttl": 30,
         "budget_per_minute": 90,
         "budget_per_user_per_minute": 20,
+        # These tests send a hundred requests at once to one worker on purpose: the per-worker
+        # overload bound (tests/proxy/test_overload.py) is not what they measure.
+        "max_in_flight": 1000,
         **overrides,
     }
     return proxy_settings(sandbox_url, **values)

@@ -208,6 +208,12 @@ def running_stack(
                 # The servers share the GIL with Playwright's driver on a busy machine: their
                 # event loops run late often, and shedding on lag would refuse at random.
                 "max_loop_lag": 10.0,
+                # The browser tests are about the pages, and change meetergo behind the
+                # service's back (the sandbox connects, revokes): no read cache, and a budget
+                # that never refuses. tests/quota covers both, over real sockets.
+                "cache_ttl": 0,
+                "budget_per_minute": 10_000,
+                "budget_per_user_per_minute": 0,
                 **service_settings,
             }
         )

@@ -105,14 +105,18 @@ test("a write whose connection is gone on re-read rejects with not_found", async
   await assert.rejects(client.updateConnection("c9", {}), { code: "not_found" });
 });
 
-test("deleteConnection and logout resolve nothing, whatever the body", async () => {
+test("deleteConnection resolves nothing, whatever the body; logout says whether it was recorded", async () => {
+  let recorded = true;
   const { fetch } = fakeFetch({
     "DELETE /api/v4/calendar-connections/connections/c1": () => json({ deleted: true }),
-    "POST /auth/logout": () => new Response(null, { status: 204 }),
+    "POST /auth/logout": () =>
+      recorded ? new Response(null, { status: 204 }) : json({ revocationRecorded: false }, 202),
   });
   const client = createCalendarClient({ baseUrl: BASE, fetch });
   assert.equal(await client.deleteConnection("c1"), undefined);
-  assert.equal(await client.logout(), undefined);
+  assert.equal(await client.logout(), null);
+  recorded = false; // the service's shared state was down: the cookie is gone, the record pending
+  assert.deepEqual(await client.logout(), { revocationRecorded: false });
 });
 
 test("problem+json becomes a CalendarError with its code, status, Retry-After and request id", async () => {
