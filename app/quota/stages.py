@@ -158,7 +158,10 @@ class ReadCacheStage:
             flight.waiters -= 1
             if flight.waiters == 0 and not flight.task.done():
                 # ...but once every caller has gone, nobody needs it: meetergo's answer would be
-                # read for nobody, holding a connection and the budget's slot meanwhile.
+                # read for nobody, holding a connection and the budget's slot meanwhile. It leaves
+                # the table at once, so a caller arriving next starts a fetch of its own.
+                if self._inflight.get(key) is flight:
+                    del self._inflight[key]
                 flight.task.cancel()
         return result, collapsed
 
