@@ -247,8 +247,9 @@ class Settings(BaseSettings):
         default=20,
         ge=0,
         le=1_000,
-        description="Further calls that refreshes of already cached reads leave to first reads; "
-        "a refresh that finds no budget serves the cached copy, marked stale.",
+        description="Most calls that refreshes of already cached reads leave to first reads; "
+        "they leave as many as first reads were asked for in the window, up to this. A "
+        "refresh that finds no budget serves the cached copy, marked stale.",
     )
     budget_per_user_per_minute: int = Field(
         default=20,
@@ -263,6 +264,13 @@ class Settings(BaseSettings):
         le=60,
         description="Seconds a call may wait in the fair queue for budget before it is refused "
         "with 429 and Retry-After.",
+    )
+    budget_refresh_wait: float = Field(
+        default=1.0,
+        ge=0,
+        le=60,
+        description="Seconds a refresh of a cached read may wait for budget, behind every other "
+        "call, before the cached copy is served marked stale (0: serve it at once).",
     )
     budget_max_waiters: int = Field(
         default=200,

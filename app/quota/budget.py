@@ -5,8 +5,12 @@ Every upstream call asks :meth:`UpstreamBudget.acquire` first, with its priority
 1. **writes** (PATCH, DELETE, set-primary), connects, the callback's confirmation read and the
    clean-up of a hijacked flow may fill the window to ``budget_per_minute``;
 2. **first reads** (nothing cached to fall back on) stop ``budget_write_reserve`` earlier;
-3. **refreshes** (a stale copy exists) stop ``budget_refresh_reserve`` earlier still, and do not
-   wait: their caller serves the stale copy instead.
+3. **refreshes** (a stale copy exists) leave first reads as many calls as first reads were asked
+   for in the window, at most ``budget_refresh_reserve``; they wait at most
+   ``budget_refresh_wait``, behind everyone else, then their caller serves the stale copy.
+
+A call never overtakes a waiting call of its own class or a better one: while any such call
+waits, a newcomer queues behind it rather than taking the slot it waits for.
 
 A per-user share (``budget_per_user_per_minute``) in front keeps one user, or one script with a
 stolen cookie, from draining the company's budget. A call that will get budget within
@@ -85,10 +89,10 @@ class UpstreamBudget:
         self._thresholds = {
             Priority.WRITE: limit,
             Priority.FIRST_READ: limit - settings.budget_write_reserve,
-            Priority.REFRESH: limit
-            - settings.budget_write_reserve
-            - settings.budget_refresh_reserve,
+            # Lowered further by the window, by the first reads asked for (see the module).
+            Priority.REFRESH: limit - settings.budget_write_reserve,
         }
+        self._refresh_reserve = settings.budget_refresh_reserve
         self._user_limit = settings.budget_per_user_per_minute
         self._max_waiters = settings.budget_max_waiters
         self._replicas = settings.budget_replicas
@@ -108,9 +112,15 @@ class UpstreamBudget:
         """Return once this call may go to meetergo; raise :class:`BudgetRefused` otherwise."""
         started = self._clock()
         give_up = started + max_wait
-        decision = await self._try(priority, user)
+        if self._queued_ahead(priority):
+            wait, learnt = self._last_global_wait
+            decision = Decision(False, max(wait - (started - learnt), 0.0), "global")
+            counted = False
+        else:
+            decision = await self._try(priority, user)
+            counted = True
         if not decision.granted:
-            decision = await self._wait_in_queue(priority, user, decision, give_up)
+            decision = await self._wait_in_queue(priority, user, decision, give_up, counted=counted)
         if self._metrics:
             self._metrics.budget_calls.labels(priority.name.lower(), "granted").inc()
             self._metrics.budget_wait_seconds.observe(self._clock() - started)
@@ -126,8 +136,17 @@ class UpstreamBudget:
         return await self._window.used()
 
     # -- internals -------------------------------------------------------------------------------
+    def _queued_ahead(self, priority: Priority) -> bool:
+        return any(waiter.priority <= priority for waiter in self._queue)
+
     async def _wait_in_queue(
-        self, priority: Priority, user: str | None, decision: Decision, give_up: float
+        self,
+        priority: Priority,
+        user: str | None,
+        decision: Decision,
+        give_up: float,
+        *,
+        counted: bool,
     ) -> Decision:
         if decision.scope == "user":
             decision = await self._wait_alone(priority, user, decision, give_up)
@@ -146,7 +165,8 @@ class UpstreamBudget:
                 if self._queue[0] is not waiter:
                     await self._await_turn(waiter, priority, give_up)
                     continue
-                decision = await self._try(priority, user)
+                decision = await self._try(priority, user, retry=counted)
+                counted = True
                 if decision.granted:
                     return decision
                 if decision.scope == "user" or self._clock() + decision.wait > give_up:
@@ -178,7 +198,7 @@ class UpstreamBudget:
             if self._clock() + decision.wait > give_up:
                 self._refuse(priority, decision.wait, "user")
             await self._sleep(decision.wait)
-            decision = await self._try(priority, user)
+            decision = await self._try(priority, user, retry=True)
         return decision
 
     def _estimate(self, waiter: _Waiter) -> float:
@@ -194,19 +214,26 @@ class UpstreamBudget:
             self._metrics.budget_calls.labels(priority.name.lower(), f"refused_{scope}").inc()
         raise BudgetRefused(wait, scope)
 
-    async def _try(self, priority: Priority, user: str | None) -> Decision:
+    async def _try(self, priority: Priority, user: str | None, *, retry: bool = False) -> Decision:
         threshold = self._thresholds[priority]
+        reserve = self._refresh_reserve if priority is Priority.REFRESH else 0
+        # A first read is demand once: when it asks, not again each time it retries from the queue.
+        demand = priority is Priority.FIRST_READ and not retry
         try:
-            decision = await self._window.try_acquire(threshold, user, self._user_limit)
+            decision = await self._window.try_acquire(
+                threshold, user, self._user_limit, reserve=reserve, demand=demand
+            )
         except SharedStateUnavailable:
-            return await self._try_fallback(threshold, user)
+            return await self._try_fallback(threshold, user, reserve, demand)
         if self._degraded:
             await self._recover()
         if not decision.granted and decision.scope != "user":
             self._last_global_wait = (decision.wait, self._clock())
         return decision
 
-    async def _try_fallback(self, threshold: int, user: str | None) -> Decision:
+    async def _try_fallback(
+        self, threshold: int, user: str | None, reserve: int, demand: bool
+    ) -> Decision:
         assert self._fallback is not None  # noqa: S101 - only a Redis window can be unavailable
         if not self._degraded:
             self._degraded = True
@@ -219,7 +246,9 @@ class UpstreamBudget:
                 self._metrics.budget_degraded.set(1)
         share = max(1, threshold // self._replicas)
         user_share = max(1, math.ceil(self._user_limit / self._replicas)) if self._user_limit else 0
-        return await self._fallback.try_acquire(share, user, user_share)
+        return await self._fallback.try_acquire(
+            share, user, user_share, reserve=reserve // self._replicas, demand=demand
+        )
 
     async def _recover(self) -> None:
         assert self._fallback is not None  # noqa: S101 - degraded implies a fallback

@@ -312,12 +312,13 @@ class BudgetStage:
     ) -> None:
         self._budget = budget
         self._max_wait = settings.budget_max_wait
+        self._refresh_wait = settings.budget_refresh_wait
         self._pause = settings.upstream_rate_limit_pause
         self._metrics = metrics
 
     async def __call__(self, call: UpstreamCall, following: Handler) -> UpstreamResult:
         priority = call.priority or default_priority(call)
-        max_wait = 0.0 if priority is Priority.REFRESH else self._max_wait
+        max_wait = self._refresh_wait if priority is Priority.REFRESH else self._max_wait
         try:
             await self._budget.acquire(
                 priority, None if call.system else call.app_user_hash, max_wait

@@ -8,8 +8,11 @@ burst to the rate in some window, and the answer to "how long until a call of th
 would be an estimate; here it is the moment a given entry leaves the window.
 
 Classes share one log and differ only in their threshold: writes may fill the window to the
-budget, reads stop ``write_reserve`` earlier, refreshes earlier still. A per-user log in front
-caps what one app user can spend. The upstream's own 429 sets a pause that every replica honours.
+budget, reads stop ``write_reserve`` earlier, refreshes earlier still, by a reserve that follows
+demand: a second log counts the first reads asked for in the window, and refreshes leave at most
+that many calls (up to the configured reserve) to them. A reserve kept for first reads that
+nobody makes would only turn refreshes into stale answers. A per-user log in front caps what one
+app user can spend. The upstream's own 429 sets a pause that every replica honours.
 
 Two backends pass the same tests: :class:`MemoryWindow` (one process) and :class:`RedisWindow`
 (one Lua script, one round trip, timed by the Redis server's clock so replicas' clocks never
@@ -54,9 +57,21 @@ GRANTED = Decision(granted=True)
 class BudgetWindow(Protocol):
     seconds: float  # the window's length
 
-    async def try_acquire(self, threshold: int, user: str | None, user_limit: int) -> Decision:
+    async def try_acquire(
+        self,
+        threshold: int,
+        user: str | None,
+        user_limit: int,
+        *,
+        reserve: int = 0,
+        demand: bool = False,
+    ) -> Decision:
         """Grant one call if the shared log holds fewer than ``threshold`` entries and ``user``'s
-        log fewer than ``user_limit`` (0 or no user: no per-user check), atomically."""
+        log fewer than ``user_limit`` (0 or no user: no per-user check), atomically.
+
+        ``demand`` records this call as a first read in the demand log, granted or not;
+        ``reserve`` lowers the threshold by the demand log's size, at most by ``reserve``.
+        """
         ...
 
     async def pause(self, seconds: float) -> None:
@@ -82,6 +97,7 @@ class MemoryWindow:
         self._clock = clock
         self._keep_stamps = keep_stamps
         self._shared: deque[float] = deque()
+        self._demand: deque[float] = deque()
         self._users: dict[str, deque[float]] = {}
         self._paused_until = 0.0
         self.granted_at: deque[float] = deque()  # wall-clock stamps, for handing over to Redis
@@ -90,8 +106,21 @@ class MemoryWindow:
         while log and log[0] <= now - self.seconds:
             log.popleft()
 
-    async def try_acquire(self, threshold: int, user: str | None, user_limit: int) -> Decision:
+    async def try_acquire(
+        self,
+        threshold: int,
+        user: str | None,
+        user_limit: int,
+        *,
+        reserve: int = 0,
+        demand: bool = False,
+    ) -> Decision:
         now = self._clock()
+        if demand:
+            self._demand.append(now)
+        if reserve > 0:
+            self._trim(self._demand, now)
+            threshold -= min(reserve, len(self._demand))
         if now < self._paused_until:
             return Decision(False, self._paused_until - now, "pause")
         self._trim(self._shared, now)
@@ -128,9 +157,10 @@ class MemoryWindow:
         return len(self._shared)
 
 
-# KEYS: shared log, user log, pause. ARGV: window ms, threshold, user limit, member, probe.
-# Returns {granted (0/1), wait in ms, scope, lost (1 when the probe, a member this replica was
-# granted recently, is missing from the log)}.
+# KEYS: shared log, user log, pause, demand log. ARGV: window ms, threshold, user limit, member,
+# probe, reserve, demand ('1': record this call as a first read asked for). Returns {granted
+# (0/1), wait in ms, scope, lost (1 when the probe, a member this replica was granted recently,
+# is missing from the log)}.
 # TIME is the server's clock: one clock for all replicas. Since Redis 5 scripts replicate their
 # effects, so TIME before a write is allowed.
 _ACQUIRE = """
@@ -143,6 +173,16 @@ local lost = 0
 if ARGV[5] ~= '' and not redis.call('ZSCORE', KEYS[1], ARGV[5]) then
   return {0, 1, 'global', 1}  -- decide nothing on a log that lost entries: write back first
 end
+if ARGV[7] == '1' then
+  redis.call('ZADD', KEYS[4], now, ARGV[4])
+  redis.call('PEXPIRE', KEYS[4], window)
+end
+local threshold = tonumber(ARGV[2])
+local reserve = tonumber(ARGV[6])
+if reserve > 0 then
+  redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now - window)
+  threshold = threshold - math.min(reserve, redis.call('ZCARD', KEYS[4]))
+end
 local pause = redis.call('PTTL', KEYS[3])
 if pause > 0 then return {0, pause, 'pause', lost} end
 local user_limit = tonumber(ARGV[3])
@@ -154,7 +194,6 @@ if user_limit > 0 then
     return {0, tonumber(e[2]) + window - now, 'user', lost}
   end
 end
-local threshold = tonumber(ARGV[2])
 if count >= threshold then
   local e = redis.call('ZRANGE', KEYS[1], count - threshold, count - threshold, 'WITHSCORES')
   return {0, tonumber(e[2]) + window - now, 'global', lost}
@@ -207,12 +246,21 @@ class RedisWindow:
         self._client = client
         self._shared = key_prefix + "log"
         self._pause_key = key_prefix + "pause"
+        self._demand_key = key_prefix + "demand"
         self._user_prefix = key_prefix + "user:"
         self._acquire = client.register_script(_ACQUIRE)
         self._pause = client.register_script(_PAUSE)
         self._write_back_script = client.register_script(_WRITE_BACK)
 
-    async def try_acquire(self, threshold: int, user: str | None, user_limit: int) -> Decision:
+    async def try_acquire(
+        self,
+        threshold: int,
+        user: str | None,
+        user_limit: int,
+        *,
+        reserve: int = 0,
+        demand: bool = False,
+    ) -> Decision:
         # Only a grant confirmed before this script ran must be in the log it sees.
         mine = self._recent_grants()
         if FAILURES.count != self._failures_seen:
@@ -222,7 +270,7 @@ class RedisWindow:
             await self._write_back(mine)
             self._failures_seen = failures
         probe = mine[-1][1] if mine else ""
-        decision, lost = await self._run(threshold, user, user_limit, probe)
+        decision, lost = await self._run(threshold, user, user_limit, probe, reserve, demand)
         if lost:
             logger.error(
                 "the budget's log in Redis lost this replica's %d calls of the last minute: "
@@ -230,11 +278,17 @@ class RedisWindow:
                 len(mine),
             )
             await self._write_back(mine)
-            decision, _ = await self._run(threshold, user, user_limit, "")
+            decision, _ = await self._run(threshold, user, user_limit, "", reserve, demand)
         return decision
 
-    async def _run(
-        self, threshold: int, user: str | None, user_limit: int, probe: str
+    async def _run(  # noqa: PLR0917 - the script's arguments, one each
+        self,
+        threshold: int,
+        user: str | None,
+        user_limit: int,
+        probe: str,
+        reserve: int,
+        demand: bool,
     ) -> tuple[Decision, bool]:
         user_key = self._user_prefix + (user or "-")
         limit = user_limit if user is not None else 0
@@ -242,8 +296,16 @@ class RedisWindow:
         stamp = time.time()
         with translated("budget script"):
             granted, wait_ms, scope, lost = await self._acquire(
-                keys=[self._shared, user_key, self._pause_key],
-                args=[self._window_ms, threshold, limit, member, probe],
+                keys=[self._shared, user_key, self._pause_key, self._demand_key],
+                args=[
+                    self._window_ms,
+                    threshold,
+                    limit,
+                    member,
+                    probe,
+                    reserve,
+                    "1" if demand else "0",
+                ],
             )
         if int(granted):
             self._mine.append((stamp, member))

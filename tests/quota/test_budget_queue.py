@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from typing import Any
 
 import pytest
@@ -56,11 +57,10 @@ def test_a_refusal_says_when_a_slot_of_its_class_frees() -> None:
     assert refused.retry_after_header == "1"  # whole seconds, rounded up
 
 
-def test_reads_stop_at_the_reserves() -> None:
+def _outcomes(budget: UpstreamBudget, calls: list[Priority]) -> list[str]:
     async def scenario() -> list[str]:
-        budget = _budget(6, budget_write_reserve=2, budget_refresh_reserve=2)
         outcomes = []
-        for priority in [Priority.REFRESH] * 3 + [Priority.FIRST_READ] * 3 + [Priority.WRITE] * 3:
+        for priority in calls:
             try:
                 await budget.acquire(priority, None, 0)
                 outcomes.append(f"{priority.name}:ok")
@@ -68,11 +68,133 @@ def test_reads_stop_at_the_reserves() -> None:
                 outcomes.append(f"{priority.name}:refused")
         return outcomes
 
-    assert asyncio.run(scenario()) == [
-        "REFRESH:ok", "REFRESH:ok", "REFRESH:refused",
-        "FIRST_READ:ok", "FIRST_READ:ok", "FIRST_READ:refused",
+    return asyncio.run(scenario())
+
+
+def test_reads_stop_at_the_write_reserve_and_refreshes_use_what_no_first_read_asked_for() -> None:
+    budget = _budget(6, budget_write_reserve=2, budget_refresh_reserve=2)
+    calls = [Priority.REFRESH] * 5 + [Priority.FIRST_READ] + [Priority.WRITE] * 3
+    assert _outcomes(budget, calls) == [
+        "REFRESH:ok", "REFRESH:ok", "REFRESH:ok", "REFRESH:ok", "REFRESH:refused",
+        "FIRST_READ:refused",
         "WRITE:ok", "WRITE:ok", "WRITE:refused",
     ]  # fmt: skip
+
+
+def test_refreshes_leave_first_reads_as_many_calls_as_they_asked_for() -> None:
+    budget = _budget(8, budget_write_reserve=2, budget_refresh_reserve=2)
+    # One first read asked: refreshes stop one call early (at 6 - 1), and that call is its.
+    calls = [Priority.FIRST_READ] + [Priority.REFRESH] * 5 + [Priority.FIRST_READ] * 2
+    assert _outcomes(budget, calls) == [
+        "FIRST_READ:ok",
+        "REFRESH:ok", "REFRESH:ok", "REFRESH:ok", "REFRESH:ok", "REFRESH:refused",
+        "FIRST_READ:ok", "FIRST_READ:refused",
+    ]  # fmt: skip
+
+
+def test_the_first_reads_reserve_is_capped_by_the_setting() -> None:
+    budget = _budget(10, budget_write_reserve=0, budget_refresh_reserve=2)
+    # Five first reads asked for: refreshes still leave only the configured two calls.
+    calls = [Priority.FIRST_READ] * 5 + [Priority.REFRESH] * 4
+    assert _outcomes(budget, calls)[5:] == ["REFRESH:ok"] * 3 + ["REFRESH:refused"]
+
+
+def test_the_demand_leaves_the_window_with_the_calls() -> None:
+    budget = _budget(5, budget_write_reserve=0, budget_refresh_reserve=4)
+    assert _outcomes(budget, [Priority.FIRST_READ, Priority.REFRESH]) == [
+        "FIRST_READ:ok",
+        "REFRESH:ok",
+    ]
+    time.sleep(WINDOW)  # both calls and the first read's demand leave the window
+    assert _outcomes(budget, [Priority.REFRESH] * 6) == ["REFRESH:ok"] * 5 + ["REFRESH:refused"]
+
+
+def test_a_refresh_that_may_wait_gets_the_next_free_slot() -> None:
+    async def scenario() -> float:
+        budget = _budget(2)
+        for _ in range(2):
+            await budget.acquire(Priority.WRITE, None, 0)
+        started = time.monotonic()
+        await budget.acquire(Priority.REFRESH, None, WINDOW * 3)
+        return time.monotonic() - started
+
+    assert WINDOW * 0.75 <= asyncio.run(scenario()) <= WINDOW * 3
+
+
+def test_a_newcomer_never_takes_the_slot_a_queued_call_waits_for() -> None:
+    """Deterministic: a fake clock frees the slot while the queued call still sleeps."""
+
+    async def scenario() -> tuple[bool, bool]:
+        now = [0.0]
+        woken = asyncio.Event()
+
+        async def sleep(_: float) -> None:
+            await woken.wait()
+
+        window = MemoryWindow(lambda: now[0], seconds=60)
+        budget = UpstreamBudget(
+            make_settings(
+                budget_per_minute=1,
+                budget_write_reserve=0,
+                budget_refresh_reserve=0,
+                budget_per_user_per_minute=0,
+            ),
+            window,
+            clock=lambda: now[0],
+            sleep=sleep,
+        )
+        await budget.acquire(Priority.WRITE, None, 0)
+        queued = asyncio.create_task(budget.acquire(Priority.FIRST_READ, "alice", 120))
+        for _ in range(5):
+            await asyncio.sleep(0)  # alice is at the head of the queue, sleeping
+        now[0] = 61.0  # the write leaves the window: one slot, alice's
+        newcomer_refused = False
+        try:
+            await budget.acquire(Priority.FIRST_READ, "bob", 0)
+        except BudgetRefused:
+            newcomer_refused = True
+        woken.set()
+        await queued
+        return newcomer_refused, queued.done()
+
+    assert asyncio.run(scenario()) == (True, True)
+
+
+@pytest.mark.redis
+def test_the_demand_for_first_reads_is_shared_by_replicas(redis_url: str) -> None:
+    """One replica's first reads shrink every replica's room for refreshes (one Redis)."""
+
+    async def scenario() -> list[str]:
+        state = RedisState.from_url(redis_url)
+        prefix = f"t:demand:{uuid.uuid4().hex}:"
+        try:
+            first = _budget(
+                8,
+                window=RedisWindow(state.client, prefix, seconds=60),
+                budget_write_reserve=2,
+                budget_refresh_reserve=2,
+            )
+            second = _budget(
+                8,
+                window=RedisWindow(state.client, prefix, seconds=60),
+                budget_write_reserve=2,
+                budget_refresh_reserve=2,
+            )
+            await first.acquire(Priority.FIRST_READ, None, 0)
+            await first.acquire(Priority.FIRST_READ, None, 0)
+            outcomes = []
+            for _ in range(3):
+                try:
+                    await second.acquire(Priority.REFRESH, None, 0)
+                    outcomes.append("ok")
+                except BudgetRefused:
+                    outcomes.append("refused")
+            return outcomes
+        finally:
+            await state.aclose()
+
+    # Two first reads asked on the first replica: the second refreshes up to 6 - 2, i.e. 2 more.
+    assert asyncio.run(scenario()) == ["ok", "ok", "refused"]
 
 
 def _served_order(calls: list[tuple[Priority, str]], per_minute: int = 1) -> list[str]:
