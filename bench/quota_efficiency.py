@@ -59,7 +59,7 @@ from bench.processes import (
 )
 from bench.proxy_overhead import machine_facts
 from bench.quota.report import markdown_table, percentile, variant_figures
-from bench.quota.theory import theoretical_maximum
+from bench.quota.theory import first_come_maximum, theoretical_maximum
 from bench.quota.users import BaseUser, DirectUser, Outcome, ServiceUser
 from bench.quota.workload import AppUser, Scenario, ideal_requests, plan
 from sandbox.seed import MEMBER_KEY
@@ -301,6 +301,10 @@ def run_scenario(args: argparse.Namespace, scenario: Scenario) -> dict[str, Any]
         burst=0,
         span=max(span, 60.0),
     )
+    # The same budget, spent by an ideal first-come, first-served scheduler: no foresight.
+    first_come = first_come_maximum(
+        requests, ttl=args.theory_ttl, per_window=int(_service_budget(args))
+    )
     variants = {}
     for name, (traffic, state) in observed.items():
         mine = [o for o in outcomes if o.variant == name]
@@ -308,6 +312,9 @@ def run_scenario(args: argparse.Namespace, scenario: Scenario) -> dict[str, Any]
         useful = variants[name]["useful_answers"]
         variants[name]["share_of_budget_max"] = (
             round(useful / within_budget.max_useful, 4) if within_budget.max_useful else None
+        )
+        variants[name]["share_of_first_come_max"] = (
+            round(useful / first_come, 4) if first_come else None
         )
         late = sorted(driven.lateness[name])
         variants[name]["plan_lateness_s"] = {
@@ -322,6 +329,7 @@ def run_scenario(args: argparse.Namespace, scenario: Scenario) -> dict[str, Any]
         "theory": bound.to_json(),
         "theory_without_cache": uncached.to_json(),
         "theory_within_budget": within_budget.to_json(),
+        "theory_first_come": first_come,
         "variants": variants,
         "outcomes": [dataclasses.asdict(o) for o in outcomes] if args.keep_outcomes else None,
     }

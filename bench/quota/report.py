@@ -178,6 +178,7 @@ def markdown_table(scenarios: dict[str, dict[str, Any]]) -> str:
         theory = scenario["theory"] | {
             "uncached": scenario["theory_without_cache"]["max_useful"],
             "budgeted": scenario.get("theory_within_budget", {}).get("max_useful"),
+            "first_come": scenario.get("theory_first_come"),
         }
         for variant, figures in scenario["variants"].items():
             columns.append((name, variant, figures, theory))
@@ -211,6 +212,8 @@ def markdown_table(scenarios: dict[str, dict[str, Any]]) -> str:
         ("share of planned requests", lambda f, t: _share(f["useful_answers"] / t["requests"])),
         ("theoretical max within the service's budget", lambda f, t: t["budgeted"]),
         ("share of that", lambda f, t: _share(f.get("share_of_budget_max"))),
+        ("the same, first come, first served (no foresight)", lambda f, t: t["first_come"]),
+        ("share of that ", lambda f, t: _share(f.get("share_of_first_come_max"))),
     ]
     header = "| | " + " | ".join(f"{name} {variant}" for name, variant, _, _ in columns) + " |"
     lines = [header, "|---" * (len(columns) + 1) + "|"]

@@ -17,11 +17,19 @@ If every unit fits, the maximum is every request. Otherwise no scheduler can do 
 units worth the most, as many as the limit allows: that sum is the bound reported. It ignores when
 the tokens arrive, so it can only overstate what is achievable, never understate it; a service's
 share of it is therefore a conservative figure.
+
+That bound is **clairvoyant**: it spends its calls first on the fetches that will serve two reads
+(a page reopened within the cache's lifetime), which no scheduler can tell apart when the first
+read arrives. :func:`first_come_maximum` is the reference without foresight: a perfect cache,
+perfect coalescing and a perfect budget serving requests in arrival order, with no reserve and no
+cost beyond one call per write and per fetch. It is not an upper bound for every online policy
+(one that refused the right requests by luck could do better), but it is what the service's
+policy, executed without loss, would give; the service's share of it measures the execution.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import defaultdict, deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,3 +106,31 @@ def theoretical_maximum(
         burst=burst,
         span=span,
     )
+
+
+def first_come_maximum(
+    requests: list[IdealRequest], *, ttl: float, per_window: int, window: float = 60.0
+) -> int:
+    """Useful answers of an ideal first-come, first-served scheduler (see the module)."""
+    fetched: dict[tuple[str, str], float] = {}
+    calls: deque[float] = deque()
+    useful = 0
+    # Same moment: the write before the SPA's refresh that follows it (ideal_requests' order).
+    for request in sorted(requests, key=lambda r: r.time):
+        while calls and calls[0] <= request.time - window:
+            calls.popleft()
+        if not request.write:
+            at = fetched.get((request.meetergo_user, request.key))
+            if at is not None and request.time - at <= ttl:
+                useful += 1
+                continue
+        if len(calls) >= per_window:
+            continue
+        calls.append(request.time)
+        useful += 1
+        if request.write:
+            for key in request.invalidates:
+                fetched.pop((request.meetergo_user, key), None)
+        else:
+            fetched[(request.meetergo_user, request.key)] = request.time
+    return useful

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench.quota.theory import fetch_groups, theoretical_maximum
+from bench.quota.theory import fetch_groups, first_come_maximum, theoretical_maximum
 from bench.quota.workload import IdealRequest, Scenario, ideal_requests, plan
 from sandbox.seed import generated_user_id, seeded_connections
 
@@ -58,6 +58,25 @@ def test_past_the_budget_the_bound_keeps_the_calls_that_answer_the_most() -> Non
     assert bound.demand_calls == 8
     assert bound.budget_calls == 3
     assert bound.max_useful == 3 + 1 + 1
+
+
+def test_first_come_serves_in_arrival_order_until_the_window_is_full() -> None:
+    requests = [read(0, BEN)]  # a fetch that a later read reuses...
+    requests += [read(t, f"user-{t}") for t in (1, 2)]  # ...and two that nobody reuses
+    requests += [read(3, BEN), read(4, "user-late")]
+    # Two calls a window: BEN's fetch and user-1's; BEN's second read is cached; the rest refused.
+    assert first_come_maximum(requests, ttl=30, per_window=2) == 3
+    # The clairvoyant bound spends its two calls better only when it knows what comes back.
+    assert (
+        theoretical_maximum(requests, ttl=30, rate_per_minute=2, burst=0, span=60).max_useful == 3
+    )
+
+
+def test_first_come_refetches_after_a_write_and_after_the_ttl() -> None:
+    requests = [read(0), write(5), read(5), read(20), read(40), read(61), read(62)]
+    # Calls at 0, 5 (write), 5 (refetch): the window is full until 60 s; 20 is cached, 40 is
+    # past the ttl and refused; 61 and 62 get the window's new room (61 fetches, 62 is cached).
+    assert first_come_maximum(requests, ttl=30, per_window=3) == 6
 
 
 def test_the_plan_is_the_same_for_the_same_seed_and_writes_never_share_a_target() -> None:
