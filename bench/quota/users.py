@@ -66,8 +66,10 @@ class Outcome:
 def classify(response: httpx.Response) -> str:
     """What a user got. Stale and cached answers are recognised by RFC 9211's ``Cache-Status``.
 
-    The service marks a stale answer with ``stale`` in ``Cache-Status`` (``fwd=stale`` or a
-    ``stale`` parameter) or a negative ``ttl``, and a fresh cached one with ``hit``.
+    An answer is stale when the cache says its freshness is spent: a negative ``ttl`` (the
+    service's stale-if-error and budget-spent copies both carry one) or a ``detail`` naming
+    staleness. ``fwd=stale`` alone is not a stale answer: RFC 9211 uses it for a request the cache
+    *forwarded* because its copy was stale, so the answer is meetergo's, fetched just now.
     """
     status = response.status_code
     if status == 429:
@@ -76,8 +78,8 @@ def classify(response: httpx.Response) -> str:
         return "5xx"
     if status >= 400:
         return "4xx"
-    cache_status = response.headers.get("cache-status", "").lower()
-    if "stale" in cache_status or "ttl=-" in cache_status.replace(" ", ""):
+    cache_status = response.headers.get("cache-status", "").lower().replace(" ", "")
+    if "ttl=-" in cache_status or "detail=stale" in cache_status:
         return "stale"
     if "hit" in cache_status:
         return "hit"

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import httpx
+import pytest
+
 from bench.quota.theory import fetch_groups, first_come_maximum, theoretical_maximum
+from bench.quota.users import classify
 from bench.quota.workload import IdealRequest, Scenario, ideal_requests, plan
 from sandbox.seed import generated_user_id, seeded_connections
 
@@ -109,3 +113,25 @@ def test_an_ideal_open_reads_the_list_and_the_calendars_of_the_connections_then(
         "list",
         *(f"calendars:{c.id}" for c in seeded_connections(3)),
     ]
+
+
+@pytest.mark.parametrize(
+    ("cache_status", "expected"),
+    [
+        (None, "fresh"),
+        ("meetergo-bff; fwd=miss; stored", "fresh"),
+        ("meetergo-bff; fwd=miss; collapsed", "fresh"),
+        ("meetergo-bff; fwd=request", "fresh"),
+        # Forwarded because the copy was stale: meetergo's answer, fetched just now.
+        ("meetergo-bff; fwd=stale; stored", "fresh"),
+        ("meetergo-bff; hit; ttl=12", "hit"),
+        ("meetergo-bff; hit; ttl=-40; detail=stale-budget-spent", "stale"),
+        ("meetergo-bff; fwd=stale; fwd-status=503; ttl=-40; detail=stale-if-error", "stale"),
+    ],
+)
+def test_answers_are_classified_by_their_cache_status(
+    cache_status: str | None, expected: str
+) -> None:
+    """The forms the service sends (docs/design.md, the read cache's Cache-Status table)."""
+    headers = {"Cache-Status": cache_status} if cache_status else {}
+    assert classify(httpx.Response(200, headers=headers, json=[])) == expected
