@@ -25,13 +25,15 @@ Variants, measured in interleaved rounds (the order reversed every other round),
 
 Then for the ``miss`` service: the open loop at ``--sustain-rate`` (the issue's 500 req/s: no
 errors), RSS per worker, start-up time (process start to the first ``/healthz`` 200, median of
-three cold starts), and the **soak**: ``--soak-seconds`` at ``--overload`` times the measured
-throughput, a share of clients hanging up early, every request with a deadline; afterwards the
-service must answer normally again (``/readyz`` 200, every read 200 within the deadline).
+three cold starts), and the **soak**: ``--soak-seconds`` of wrk on ``--overload`` times the
+in-flight bound in connections, plus an open loop of impatient clients (a fifth hang up early),
+every request with a deadline; afterwards the service must answer normally again (``/readyz``
+200, every read 200 within the deadline). See :func:`soak`.
 
-``--soak-only`` runs just the soak, at ``--overload`` times a 3 s wrk measurement (or at
-``--soak-rate``); ``tests/bench/test_hotpath_soak.py`` runs it for 20 s in CI. ``--profile`` samples
-the service with py-spy during one extra wrk run of ``miss`` and prints the top frames.
+``--soak-only`` runs just the soak, its capacity from a 3 s wrk measurement (``--soak-rate`` sets
+the impatient clients' rate); ``tests/bench/test_hotpath_soak.py`` runs it for 20 s in CI.
+``--profile`` samples the service with py-spy during one extra wrk run of ``miss`` and one of
+``cached``, and prints the top frames of each.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -72,6 +75,8 @@ VARIANTS = ("upstream", "nginx_proxy", "naive", "healthz", "miss", "cached", "mi
 METRICS_TOKEN = "bench-metrics-Xq7Lm2Vp9Rt4Kw8Zn3Hc6Bd1Fy5"  # noqa: S105 - loopback only
 SOAK_DEADLINE = 2.0  # seconds a client waits for any answer during the soak
 RECOVERY_SECONDS = 10.0  # how long the service may take to answer /readyz 200 after the soak
+MAX_IN_FLIGHT = 64  # the service's default BFF_MAX_IN_FLIGHT: the flood opens overload times this
+IMPATIENT_MAX_RATE = 1000.0  # what the Python generator sends reliably beside wrk on two cores
 TARGETS = {
     "added_p50_ms": 1.0,
     "sustain_rate": 500,
@@ -339,11 +344,17 @@ def measure(args: argparse.Namespace, extra_env: dict[str, str]) -> dict[str, An
                 services.cached.process.pid
             )
         if args.profile:
-            report["profile"] = profile(found, services)
+            report["profile"] = {"miss": profile(found, "miss", services.miss, services)}
+            if services.cached is not None:
+                report["profile"]["cached"] = profile(found, "cached", services.cached, services)
         if args.soak_seconds > 0:
             capacity = report["variants"]["miss"]["wrk_rps_median"]
             report["soak"] = soak(
-                services, rate=capacity * args.overload, seconds=args.soak_seconds
+                services,
+                capacity=capacity,
+                overload=args.overload,
+                seconds=args.soak_seconds,
+                rate=args.soak_rate,
             )
     report["startup_s"] = startup_times(extra_env, lifetime=60)
     return report
@@ -365,42 +376,91 @@ def _add_latency(
     )
 
 
-def soak(services: Services, *, rate: float, seconds: float) -> dict[str, Any]:
-    """``seconds`` at ``rate`` with impatient clients; then normal service within the deadline."""
+def soak(
+    services: Services, *, capacity: float, overload: float, seconds: float, rate: float | None
+) -> dict[str, Any]:
+    """``seconds`` of ``overload`` times ``capacity``, impatient clients among them; then normal
+    service within the deadline.
+
+    A Python generator cannot offer five times what the service serves from the same two cores,
+    so the flood is wrk's: ``overload`` times the in-flight bound in connections, each request
+    with the deadline (wrk's ``--timeout``: a request not answered in time counts as a timeout).
+    Alongside, the open-loop generator sends ``rate`` requests a second (``capacity`` capped at
+    ``IMPATIENT_MAX_RATE``), a fifth of whose clients hang up early, and checks every status.
+    """
     headers = _service_headers(services.miss, services.ticket_secret)
     url = services.miss.url + SERVICE_PATH
-    print(f"soak: {seconds:.0f} s at {rate:.0f} req/s, 20% of clients hang up early", flush=True)
-    overload = uvloop.run(
-        open_loop(
-            url, headers, rate=rate, seconds=seconds, deadline=SOAK_DEADLINE, disconnect_share=0.2
-        )
+    impatient = rate if rate is not None else min(capacity, IMPATIENT_MAX_RATE)
+    connections = max(1, round(overload * MAX_IN_FLIGHT))
+    print(
+        f"soak: {seconds:.0f} s: wrk on {connections} connections, plus {impatient:.0f} req/s of"
+        " which 20% hang up early",
+        flush=True,
     )
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        flood = pool.submit(
+            wrk,
+            url,
+            headers,
+            seconds=round(seconds),
+            connections=connections,
+            threads=2,
+            timeout=SOAK_DEADLINE,
+        )
+        overload_run = uvloop.run(
+            open_loop(
+                url,
+                headers,
+                rate=impatient,
+                seconds=seconds,
+                deadline=SOAK_DEADLINE,
+                disconnect_share=0.2,
+            )
+        )
+        flooded = flood.result()
     stopped = time.monotonic()
     ready = _ready_again(services.miss.url)
     recovery_s = time.monotonic() - stopped
     after = uvloop.run(open_loop(url, headers, rate=50, seconds=5, deadline=SOAK_DEADLINE))
-    during = overload.summary()
+    during = overload_run.summary()
     recovered = after.summary()
-    ok_statuses = {200, 503}
+    offered = flooded.requests_per_second + overload_run.achieved_rate
+    flood_summary = {
+        "connections": connections,
+        "requests": flooded.requests,
+        "req_per_s": flooded.requests_per_second,
+        "non_2xx": flooded.non_2xx,
+        "timeouts": flooded.timeouts,
+        "socket_errors": flooded.socket_errors,
+        "p50_ms": flooded.latency_p50_ms,
+        "p99_ms": flooded.latency_p99_ms,
+        "max_ms": flooded.max_ms,
+    }
     passed = (
-        overload.late == 0
-        and overload.errors == 0
-        and set(overload.statuses) <= ok_statuses
+        flooded.socket_errors == 0  # timeouts included: every request answered in time
+        and overload_run.late == 0
+        and overload_run.errors == 0
+        and set(overload_run.statuses) <= {200, 503}
         and ready.status_code == 200
         and after.late == 0
         and after.errors == 0
         and set(after.statuses) == {200}
     )
-    print(f"soak: during {json.dumps(during)}", flush=True)
+    print(f"soak: flood {json.dumps(flood_summary)}", flush=True)
+    print(f"soak: impatient clients {json.dumps(during)}", flush=True)
     print(
-        f"soak: readyz {ready.status_code} {recovery_s:.2f} s after the load stopped;"
+        f"soak: answered {offered:.0f} req/s, {offered / capacity:.1f} times capacity;"
+        f" readyz {ready.status_code} {recovery_s:.2f} s after the load stopped;"
         f" then {json.dumps(recovered)}",
         flush=True,
     )
     return {
-        "rate": rate,
+        "capacity": capacity,
+        "overload": overload,
+        "answered_x_capacity": round(offered / capacity, 2),
         "seconds": seconds,
         "deadline_s": SOAK_DEADLINE,
+        "flood": flood_summary,
         "during": during,
         "readyz_after": ready.status_code,
         "recovery_s": round(recovery_s, 2),
@@ -436,11 +496,13 @@ def startup_times(extra_env: dict[str, str], *, lifetime: float, runs: int = 3) 
     return times
 
 
-def profile(found: list[Target], services: Services, seconds: int = 10) -> dict[str, Any]:
-    """py-spy samples of the service while wrk drives ``miss``: the frames that cost the most."""
+def profile(
+    found: list[Target], name: str, server: Server, services: Services, seconds: int = 10
+) -> dict[str, Any]:
+    """py-spy samples of ``server`` while wrk drives the variant ``name``: what costs the most."""
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-    miss = next(t for t in found if t.name == "miss")
-    miss.headers = _service_headers(services.miss, services.ticket_secret)
+    target = next(t for t in found if t.name == name)
+    target.headers = _service_headers(server, services.ticket_secret)
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp) / "profile.txt"
         sampler = subprocess.Popen(  # noqa: S603 - py-spy from this venv, our own child's pid
@@ -448,7 +510,7 @@ def profile(found: list[Target], services: Services, seconds: int = 10) -> dict[
                 spy,
                 "record",
                 "--pid",
-                str(services.miss.process.pid),
+                str(server.process.pid),
                 "--duration",
                 str(seconds),
                 "--rate",
@@ -463,7 +525,7 @@ def profile(found: list[Target], services: Services, seconds: int = 10) -> dict[
             stderr=subprocess.PIPE,
         )
         time.sleep(0.5)
-        wrk(miss.url, miss.headers, seconds=seconds - 1)
+        wrk(target.url, target.headers, seconds=seconds - 1)
         _, stderr = sampler.communicate(timeout=seconds + 30)
         if not raw.exists():
             return {"error": stderr.decode(errors="replace")[-500:]}
@@ -555,12 +617,14 @@ def print_report(report: dict[str, Any]) -> None:
     print()
     for name, verdict in report["verdicts"].items():
         print(f"{'met    ' if verdict['met'] else 'NOT MET'} {name}: {verdict['value']}")
-    if "profile" in report and report["profile"].get("samples"):
-        print(f"\nprofile of miss under wrk ({report['profile']['samples']} samples), self %:")
-        for name, pct in report["profile"]["self_pct"]:
+    for variant, sampled in report.get("profile", {}).items():
+        if not sampled.get("samples"):
+            continue
+        print(f"\nprofile of {variant} under wrk ({sampled['samples']} samples), self %:")
+        for name, pct in sampled["self_pct"]:
             print(f"  {pct:5.1f}  {name}")
         print("inclusive %:")
-        for name, pct in report["profile"]["inclusive_pct"]:
+        for name, pct in sampled["inclusive_pct"]:
             print(f"  {pct:5.1f}  {name}")
 
 
@@ -628,12 +692,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.soak_only:
         lifetime = args.soak_seconds + 120
         with running_services(extra_env, lifetime, with_naive=False) as services:
-            rate = args.soak_rate
-            if rate is None:  # --overload times what wrk measures the proxied read at
-                headers = _service_headers(services.miss, services.ticket_secret)
-                capacity = wrk(services.miss.url + SERVICE_PATH, headers, seconds=3)
-                rate = capacity.requests_per_second * args.overload
-            result = soak(services, rate=rate, seconds=args.soak_seconds)
+            headers = _service_headers(services.miss, services.ticket_secret)
+            measured = wrk(services.miss.url + SERVICE_PATH, headers, seconds=3)
+            result = soak(
+                services,
+                capacity=measured.requests_per_second,
+                overload=args.overload,
+                seconds=args.soak_seconds,
+                rate=args.soak_rate,
+            )
         report: dict[str, Any] = {"soak": result, "machine": machine(), "command": command}
         if args.json:
             args.json.write_text(json.dumps(report, indent=2), encoding="utf-8")

@@ -193,6 +193,9 @@ class WrkResult:
     non_2xx: int
     socket_errors: int
     latency_p50_ms: float | None
+    timeouts: int = 0  # requests with no answer within --timeout (counted in socket_errors too)
+    latency_p99_ms: float | None = None
+    max_ms: float | None = None
 
     @property
     def errors(self) -> int:
@@ -200,13 +203,24 @@ class WrkResult:
 
 
 def wrk(
-    url: str, headers: dict[str, str], *, seconds: int, connections: int = 32, threads: int = 1
+    url: str,
+    headers: dict[str, str],
+    *,
+    seconds: int,
+    connections: int = 32,
+    threads: int = 1,
+    timeout: float | None = None,
 ) -> WrkResult:
-    """Debian's wrk against ``url``: closed loop, ``connections`` kept-alive connections."""
+    """Debian's wrk against ``url``: closed loop, ``connections`` kept-alive connections.
+
+    With ``timeout``, a request not answered within it counts in ``timeouts``.
+    """
     binary = shutil.which("wrk")
     if binary is None:
         raise RuntimeError("wrk is not installed (apt-get install wrk)")
     command = [binary, f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    if timeout is not None:
+        command.append(f"--timeout={max(1, round(timeout))}s")
     for name, value in headers.items():
         command += ["-H", f"{name}: {value}"]
     done = subprocess.run(  # noqa: S603 - Debian's wrk, our arguments
@@ -224,10 +238,13 @@ def _parse_wrk(output: str) -> WrkResult:
         r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
     )
     socket_errors = sum(int(value) for value in errors.groups()) if errors else 0
-    p50 = re.search(r"50%\s+([\d.]+)(us|ms|s)\b", output)
-    p50_ms = None
-    if p50:
-        p50_ms = float(p50.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[p50.group(2)]
+
+    def latency(pattern: str) -> float | None:
+        found = re.search(pattern + r"\s+([\d.]+)(us|ms|s)\b", output)
+        if found is None:
+            return None
+        return float(found.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[found.group(2)]
+
     rps = number(r"Requests/sec:\s+([\d.]+)")
     requests = number(r"(\d+) requests in")
     if rps is None or requests is None:
@@ -237,5 +254,8 @@ def _parse_wrk(output: str) -> WrkResult:
         requests=int(requests),
         non_2xx=int(number(r"Non-2xx or 3xx responses: (\d+)") or 0),
         socket_errors=socket_errors,
-        latency_p50_ms=p50_ms,
+        latency_p50_ms=latency(r"50%"),
+        timeouts=int(errors.group(4)) if errors else 0,
+        latency_p99_ms=latency(r"99%"),
+        max_ms=latency(r"Latency\s+[\d.]+\w+\s+[\d.]+\w+"),
     )
