@@ -157,6 +157,10 @@ class UpstreamBudget:
         self._seq += 1
         rank = sum(1 for waiter in self._queue if waiter.user == user and user is not None)
         waiter = _Waiter(int(priority), rank, self._seq, user)
+        # Refused now, not after waiting in vain: the calls ahead of it need a slot each first.
+        estimate = self._estimate(waiter)
+        if self._clock() + estimate > give_up:
+            self._refuse(priority, estimate, "global")
         heapq.heappush(self._queue, waiter)
         if self._queue[0] is waiter:
             waiter.turn.set()

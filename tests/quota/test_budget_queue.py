@@ -231,6 +231,31 @@ def test_queued_users_are_served_round_robin() -> None:
     assert order == ["a-1", "b-1", "c-1", "a-2", "a-3"]
 
 
+def test_a_call_that_cannot_get_its_turn_in_time_is_refused_at_once() -> None:
+    async def scenario() -> list[str]:
+        budget = _budget(1)
+        await budget.acquire(Priority.WRITE, None, 0)  # full until WINDOW
+        events: list[str] = []
+
+        async def one(name: str) -> None:
+            try:
+                await budget.acquire(Priority.FIRST_READ, name, WINDOW * 1.5)
+                events.append(f"{name} granted")
+            except BudgetRefused as refused:
+                events.append(f"{name} refused, retry after {refused.retry_after:.1f}")
+
+        first = asyncio.create_task(one("a"))
+        await asyncio.sleep(0.01)
+        # b's turn comes a slot after a's: two windows from now, past its wait of 1.5 windows.
+        await one("b")
+        await first
+        return events
+
+    events = asyncio.run(scenario())
+    assert [event.split(",")[0] for event in events] == ["b refused", "a granted"]
+    assert events[0].endswith(f"{2 * WINDOW:.1f}") or events[0].endswith(f"{2 * WINDOW - 0.1:.1f}")
+
+
 def test_the_queue_is_bounded() -> None:
     async def scenario() -> None:
         budget = _budget(1, budget_max_waiters=1)
