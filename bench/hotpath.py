@@ -20,8 +20,8 @@ Variants, measured in interleaved rounds (the order reversed every other round),
   printed, while the service has no cache setting);
 - ``miss_redis`` (with ``--redis-url``): the miss with sessions in Redis, so each read also pays
   the revocation check's round trip to Redis;
-- ``miss_baseline`` (with ``--baseline-tree DIR``): the miss served by another checkout's code,
-  e.g. main's before a change, side by side with this one.
+- ``miss_baseline`` and ``cached_baseline`` (with ``--baseline-tree DIR``): the miss and the
+  cached read served by another checkout's code, e.g. main's before a change, side by side.
 
 Then for the ``miss`` service: the open loop at ``--sustain-rate`` (the issue's 500 req/s: no
 errors), RSS per worker, start-up time (process start to the first ``/healthz`` 200, median of
@@ -129,6 +129,7 @@ class Services:
     startup_first_s: float
     miss_redis: Server | None = None
     miss_baseline: Server | None = None
+    cached_baseline: Server | None = None
 
 
 def _start(
@@ -185,10 +186,15 @@ def running_services(
                 }
                 miss_redis, _ = _start("service", settings, redis_env, lifetime)
                 started.append(miss_redis)
-            miss_baseline = None
-            if baseline is not None:  # the same miss, served by another checkout's code
+            miss_baseline = cached_baseline = None
+            if baseline is not None:  # the same reads, served by another checkout's code
                 miss_baseline, _ = _start("service", settings, miss_env, lifetime, baseline)
                 started.append(miss_baseline)
+                if cached is not None:
+                    cached_baseline, _ = _start(
+                        "service", settings, dict(extra_env), lifetime, baseline
+                    )
+                    started.append(cached_baseline)
             yield Services(
                 nginx,
                 ticket_secret,
@@ -198,6 +204,7 @@ def running_services(
                 startup,
                 miss_redis,
                 miss_baseline,
+                cached_baseline,
             )
         finally:
             for server in reversed(started):
@@ -237,6 +244,9 @@ def targets(services: Services) -> list[Target]:
     if services.miss_baseline is not None:
         base = services.miss_baseline
         found.append(Target("miss_baseline", base.url + SERVICE_PATH, {}, base))
+    if services.cached_baseline is not None:
+        base = services.cached_baseline
+        found.append(Target("cached_baseline", base.url + SERVICE_PATH, {}, base))
     return found
 
 
@@ -665,7 +675,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--baseline-tree",
         type=Path,
-        help="adds miss_baseline: the miss served by the code in this directory, e.g. main's "
+        help="adds miss_baseline and cached_baseline: the reads served by the code in this "
+        "directory, e.g. main's "
         "(git archive main | tar -x -C DIR)",
     )
     parser.add_argument(
