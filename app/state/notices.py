@@ -119,7 +119,7 @@ class RedisNotices:
         self.channel = state.prefix + CHANNEL
         self._answer_within = answer_within
         self._ensure = self._client.register_script(_ENSURE_SCRIPT)
-        self.live = False  # a confirmed subscription now (for readiness and logs)
+        self._lost_at: float | None = None  # when the subscription broke, until it is back
 
     async def put(self, key: str, value: str, ttl: float, notice: str) -> None:
         ms = milliseconds(ttl)
@@ -136,35 +136,33 @@ class RedisNotices:
 
     async def follow(self, listener: NoticeListener) -> None:
         """Keep one subscription and report it to ``listener``, until cancelled."""
-        lost_at: float | None = None  # when a working subscription last broke: log once a loss
         while True:
             try:
-                await self._follow_once(listener, lost_at)
+                await self._follow_once(listener)
             except Exception as exc:  # noqa: BLE001 - any failure is a lost subscription: retried
-                if lost_at is None:
-                    lost_at = time.monotonic()
+                if self._lost_at is None:  # logged once per loss, not once per attempt
+                    self._lost_at = time.monotonic()
                     # The exception's type only: a message may carry the URL.
                     logger.warning(
                         "revocation notices not received (%s): every session check asks Redis "
                         "until the subscription is back",
                         type(exc).__name__,
                     )
-            finally:
-                listener.lost()
             await anyio.sleep(RESUBSCRIBE_SECONDS)
 
-    async def _follow_once(self, listener: NoticeListener, lost_at: float | None) -> None:
+    async def _follow_once(self, listener: NoticeListener) -> None:
         pubsub = self._client.pubsub()
         try:
             sent = time.monotonic()
             await pubsub.subscribe(self.channel)
             await self._answer(pubsub, listener, sent, "subscribe", self.channel)
             listener.subscribed(sent + HEARTBEAT_SECONDS + self._answer_within)
-            self.live = True
-            if lost_at is not None:
+            if self._lost_at is not None:
                 logger.warning(
-                    "revocation notices received again after %.1f s", time.monotonic() - lost_at
+                    "revocation notices received again after %.1f s",
+                    time.monotonic() - self._lost_at,
                 )
+                self._lost_at = None
             beat = 0
             while True:
                 await self._pass(pubsub, listener, sent + HEARTBEAT_SECONDS)
@@ -174,7 +172,8 @@ class RedisNotices:
                 await self._answer(pubsub, listener, sent, "pong", str(beat))
                 listener.confirmed(sent + HEARTBEAT_SECONDS + self._answer_within)
         finally:
-            self.live = False
+            # Told before anything else is awaited: no request may use the memory meanwhile.
+            listener.lost()
             await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves it untyped
 
     async def _answer(
