@@ -333,6 +333,15 @@ class Settings(BaseSettings):
         le=3600,
         description="The sliding cookie is re-issued at most this often (seconds).",
     )
+    revocation_cache_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        le=60,
+        description="With Redis: seconds a replica remembers a session it found not revoked, "
+        "so that its requests skip the revocation check's Redis round trip. A revocation reaches "
+        "every replica at once by a Redis notice; a replica that cannot confirm it hears them "
+        "asks Redis on every request. 0 turns it off.",
+    )
     insecure_cookies: bool = Field(
         default=False,
         description="Development only: cookies without Secure and without the __Host-Http- prefix, "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -34,9 +35,11 @@ from app.quota.factory import build_quota
 from app.session import routes as session_routes
 from app.session.csrf import CsrfMiddleware
 from app.session.mapping import build_user_mapping
+from app.session.revocation_cache import RevocationCache
 from app.session.sessions import SessionManager
 from app.session.tickets import TicketVerifier
 from app.state.factory import open_shared_state
+from app.state.notices import RedisNotices, notices_for
 from app.state.store import SharedState, SharedStateUnavailable
 from app.static_files import DEMO_PATH, SDK_PATH, demo_files, sdk_files
 from app.upstream.client import aiohttp_transport, build_upstream_client
@@ -77,8 +80,8 @@ def create_app(
     user_mapping = build_user_mapping(settings, mapping_client)
     metrics = Metrics()
     tickets = TicketVerifier(settings, state)
-    sessions = SessionManager(settings, state, metrics=metrics)
     readiness = Readiness()
+    sessions = _build_sessions(settings, state, metrics, readiness)
     quota = build_quota(settings, state, metrics)
     credentials = MeetergoCredentials.from_settings(settings, metrics)
     readiness.advisories["upstream_credential"] = credentials.status
@@ -109,6 +112,7 @@ def create_app(
             )
             stack.callback(_start_hijack_undo(app, proxy, state, metrics).cancel)
             stack.callback((await _start_pending_logouts(app)).cancel)
+            _start_revocation_notices(app, stack)
             yield
             readiness.shutting_down = True
 
@@ -175,6 +179,38 @@ async def _start_pending_logouts(app: FastAPI) -> asyncio.Task[None]:
     except SharedStateUnavailable:
         logger.warning("shared state unavailable at start-up; the epoch is checked on first use")
     return asyncio.create_task(sessions.run_pending(), name="pending-logouts")
+
+
+def _build_sessions(
+    settings: Settings, state: SharedState, metrics: Metrics, readiness: Readiness
+) -> SessionManager:
+    """Sessions, with a revocation cache when the state is Redis: the in-process state's
+    lookups cost no round trip to save."""
+    notices = notices_for(state, answer_within=settings.redis_timeout)
+    cache = None
+    if isinstance(notices, RedisNotices) and settings.revocation_cache_seconds > 0:
+        cache = RevocationCache(notices, settings.revocation_cache_seconds, metrics=metrics)
+        # Advisory: without notices every session check asks Redis, slower but as safe.
+        readiness.advisories["revocation_notices"] = cache.status
+    return SessionManager(settings, state, metrics=metrics, notices=notices, cache=cache)
+
+
+def _start_revocation_notices(app: FastAPI, stack: AsyncExitStack) -> None:
+    """The subscription that tells the revocation cache what other replicas revoked (none
+    without the cache: the session checks then ask Redis every time)."""
+    sessions: SessionManager = app.state.sessions  # read now: tests may swap it before start
+    if sessions.cache is None:
+        return
+    task = asyncio.create_task(sessions.cache.run(), name="revocation-notices")
+
+    async def stop() -> None:
+        # Awaited, not only cancelled: the subscription's connection goes back to the pool
+        # before the pool closes.
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    stack.push_async_callback(stop)
 
 
 def _start_hijack_undo(

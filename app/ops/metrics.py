@@ -118,6 +118,25 @@ class Metrics:
             "Logouts this replica could not record in the shared state yet (it retries).",
             registry=r,
         )
+        self.revocation_cache_lookups = Counter(
+            "bff_revocation_cache_lookups",
+            "Session checks against this replica's revocation cache, by outcome: hit (no Redis "
+            "round trip), miss, unconfirmed (the notices' subscription is not confirmed: Redis "
+            "asked).",
+            ["outcome"],
+            registry=r,
+        )
+        self.revocation_notices_live = Gauge(
+            "bff_revocation_notices_live",
+            "1 while this replica's subscription to revocation notices is confirmed and its "
+            "revocation cache in use.",
+            registry=r,
+        )
+        self.revocation_notices = Counter(
+            "bff_revocation_notices",
+            "Revocation notices this replica received (its own included).",
+            registry=r,
+        )
         self.hijack_removals = Counter(
             "bff_hijack_removals",
             "The hijack defence, by outcome: removed (at once), deferred (queued after the "

@@ -10,6 +10,10 @@ Every rule is enforced on the server from the signed cookie, whatever the browse
 - the shared state's epoch (:mod:`app.state.epoch`): a session issued before the state was lost
   is refused, so a lost revocation cannot bring it back.
 
+Every revocation is written with a notice to every replica (:mod:`app.state.notices`), so that a
+replica's revocation cache (:mod:`app.session.revocation_cache`), which lets a session found clean
+skip the shared state for a few seconds, forgets it at once.
+
 A logout while the shared state does not answer still ends the session in the browser; the
 revocation is then kept in this process (:attr:`SessionManager.pending`), refused locally at
 once, and written to the shared state as soon as it answers again (:meth:`flush_pending`).
@@ -30,8 +34,10 @@ from app.errors import ErrorCode, ProblemError
 from app.ops.metrics import Metrics
 from app.session.cookie import SessionCookieCodec, SessionData
 from app.session.identity import new_session_id, user_hash
+from app.session.revocation_cache import RevocationCache, session_notice, user_notice
 from app.session.tickets import LoginTicket
 from app.state.epoch import EPOCH_KEY, StateEpoch
+from app.state.notices import Notices, notices_for
 from app.state.store import SharedState, SharedStateUnavailable
 
 logger = logging.getLogger(__name__)
@@ -68,12 +74,17 @@ class SessionManager:
         clock: Callable[[], float] = time.time,
         *,
         metrics: Metrics | None = None,
+        notices: Notices | None = None,
+        cache: RevocationCache | None = None,
     ) -> None:
         self.codec = SessionCookieCodec(settings)
         self._metrics = metrics
         self._state = state
         self._clock = clock
-        self.epoch = StateEpoch(state, clock)
+        self._notices = notices if notices is not None else notices_for(state)
+        self.epoch = StateEpoch(state, clock, notices=self._notices)
+        # Sessions found clean lately (Redis only; None: every check asks the shared state).
+        self.cache = cache
         # Logouts whose revocation the shared state did not take yet: sid -> absolute end.
         self.pending: dict[str, float] = {}
         self._idle = settings.session_idle_timeout
@@ -131,7 +142,7 @@ class SessionManager:
     # -- ending ----------------------------------------------------------------------------------
     async def revoke(self, data: SessionData) -> None:
         """End one session on every replica (logout)."""
-        await self._guarded(self._state.put(f"rev:sid:{data.sid}", "1", self._absolute))
+        await self._guarded(self._record(data.sid, self._absolute))
         logger.info("session revoked for user %s", user_hash(data.sub))
         if self._metrics:
             self._metrics.sessions_revoked.labels("session").inc()
@@ -143,7 +154,7 @@ class SessionManager:
         and :meth:`flush_pending` writes it to the shared state as soon as it answers.
         """
         try:
-            await self._state.put(f"rev:sid:{data.sid}", "1", self._absolute)
+            await self._record(data.sid, self._absolute)
         except SharedStateUnavailable:
             self._defer(data)
             return False
@@ -160,7 +171,7 @@ class SessionManager:
                 del self.pending[sid]
                 continue
             try:
-                await self._state.put(f"rev:sid:{sid}", "1", ends_at - now)
+                await self._record(sid, ends_at - now)
             except SharedStateUnavailable:
                 break
             del self.pending[sid]
@@ -196,14 +207,26 @@ class SessionManager:
     async def revoke_user(self, app_user_id: str) -> float:
         """End every session of a user issued until now, on every replica; return that moment."""
         moment = self._clock()
-        key = f"rev:user:{user_hash(app_user_id)}"
-        await self._guarded(self._state.put(key, repr(moment), self._absolute))
+        hashed = user_hash(app_user_id)
+        notice = user_notice(hashed)
+        await self._guarded(
+            self._notices.put(f"rev:user:{hashed}", repr(moment), self._absolute, notice)
+        )
+        if self.cache is not None:
+            self.cache.apply(notice)
         logger.warning("all sessions revoked for user %s", user_hash(app_user_id))
         if self._metrics:
             self._metrics.sessions_revoked.labels("user").inc()
         return moment
 
     # -- internals -------------------------------------------------------------------------------
+    async def _record(self, sid: str, ttl: float) -> None:
+        """Write one session's revocation, told to every replica; forget it here at once."""
+        notice = session_notice(sid)
+        await self._notices.put(f"rev:sid:{sid}", "1", ttl, notice)
+        if self.cache is not None:
+            self.cache.apply(notice)
+
     def _session(self, data: SessionData) -> Session:
         return Session(
             data=data,
@@ -214,15 +237,26 @@ class SessionManager:
     async def _is_revoked(self, data: SessionData) -> bool:
         if data.sid in self.pending:
             return True
-        keys = [f"rev:sid:{data.sid}", f"rev:user:{user_hash(data.sub)}", EPOCH_KEY]
+        cache = self.cache
+        if cache is not None and cache.clean(data.sid):
+            return False
+        # Taken before asking: a notice that arrives while the answer is on its way may be about
+        # this session, and then the answer must not be remembered.
+        generation = cache.generation if cache is not None else 0
+        hashed = user_hash(data.sub)
+        keys = [f"rev:sid:{data.sid}", f"rev:user:{hashed}", EPOCH_KEY]
         by_session, by_user, held = await self._guarded(self._state.get_many(keys))
         epoch = await self._guarded(self.epoch.settle(held))
         if data.ep != epoch.id:
-            logger.info("session of user %s is from a lost state epoch", user_hash(data.sub))
+            logger.info("session of user %s is from a lost state epoch", hashed)
+            if cache is not None:
+                cache.saw_epoch(epoch.id)
             return True
-        if by_session is not None:
+        if by_session is not None or (by_user is not None and data.iat <= float(by_user)):
             return True
-        return by_user is not None and data.iat <= float(by_user)
+        if cache is not None:
+            cache.remember(data.sid, hashed, epoch.id, generation)
+        return False
 
     @staticmethod
     async def _guarded(operation: Awaitable[T]) -> T:

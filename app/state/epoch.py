@@ -17,8 +17,11 @@ key, ``epoch``, with no expiry: a random id and the moment it was made.
   replicas), which refuses every session and ticket from before. Losing the state logs
   everybody out; it never lets anything back in.
 
-The epoch is read in the same round trip as the revocation keys on every session check, so a
-change is seen by the very next request on every replica: the detection bound is zero, no cache.
+The epoch is read in the same round trip as the revocation keys on every session check that
+asks the shared state. A replica's revocation cache (app/session/revocation_cache.py) skips that
+round trip for a few seconds, so a new epoch is announced to every replica in the same step that
+makes it (:data:`EPOCH_NOTICE`, app/state/notices.py), and each one forgets every session it
+remembered; a Redis that restarted also broke every replica's subscription, which forgets too.
 The in-process backend holds its epoch for the life of the process, as it holds everything else.
 
 What this needs from Redis is in docs/operations.md: ``maxmemory-policy noeviction`` (or a
@@ -34,11 +37,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from app.state.notices import Notices, notices_for
 from app.state.store import SharedState, SharedStateUnavailable
 
 logger = logging.getLogger(__name__)
 
 EPOCH_KEY = "epoch"
+EPOCH_NOTICE = "epoch"  # told to every replica when a new epoch begins
 
 
 @dataclass(frozen=True)
@@ -61,9 +66,16 @@ class Epoch:
 class StateEpoch:
     """Reads, and when missing makes, the shared state's epoch."""
 
-    def __init__(self, state: SharedState, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        state: SharedState,
+        clock: Callable[[], float] = time.time,
+        *,
+        notices: Notices | None = None,
+    ) -> None:
         self._state = state
         self._clock = clock
+        self._notices = notices if notices is not None else notices_for(state)
 
     async def current(self) -> Epoch:
         """The epoch now; SharedStateUnavailable when the state does not answer."""
@@ -73,7 +85,7 @@ class StateEpoch:
         """The epoch, given what a read of :data:`EPOCH_KEY` returned (None: make a new one)."""
         if held is None:
             fresh = Epoch(secrets.token_urlsafe(12), self._clock())
-            held = await self._state.ensure(EPOCH_KEY, fresh.encode())
+            held = await self._notices.ensure(EPOCH_KEY, fresh.encode(), EPOCH_NOTICE)
             if held == fresh.encode():
                 # A warning, not an error: every first start says it too (and every start of
                 # the in-process state).

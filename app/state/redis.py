@@ -64,7 +64,8 @@ return due[1]
 """
 
 
-def _milliseconds(ttl: float) -> int:
+def milliseconds(ttl: float) -> int:
+    """``ttl`` (seconds, checked) as Redis's PX argument."""
     # Round up: a key must never expire before the ttl the caller asked for.
     return max(1, math.ceil(check_ttl(ttl) * 1000))
 
@@ -187,13 +188,13 @@ class RedisState:
         return view
 
     async def add(self, key: str, value: str, ttl: float) -> bool:
-        ms = _milliseconds(ttl)
+        ms = milliseconds(ttl)
         with translated("SET NX"):
             created = await self._client.set(self._prefix + key, value, px=ms, nx=True)
         return bool(created)
 
     async def put(self, key: str, value: str, ttl: float) -> None:
-        ms = _milliseconds(ttl)
+        ms = milliseconds(ttl)
         with translated("SET"):
             await self._client.set(self._prefix + key, value, px=ms)
 
@@ -218,7 +219,7 @@ class RedisState:
             await self._client.delete(self._prefix + key)
 
     async def incr(self, key: str, ttl: float) -> int:
-        ms = _milliseconds(ttl)
+        ms = milliseconds(ttl)
         with translated("INCR"):
             try:
                 count = await self._incr(keys=[self._prefix + key], args=[ms])
@@ -236,7 +237,7 @@ class RedisState:
         return str(_text(held))
 
     async def schedule(self, queue: str, member: str, due: float, ttl: float) -> None:
-        ms = _milliseconds(ttl)
+        ms = milliseconds(ttl)
         with translated("ZADD"):
             async with self._client.pipeline(transaction=True) as pipe:
                 pipe.zadd(self._prefix + queue, {member: due})

@@ -226,3 +226,90 @@ class CuttableLink:
         finally:
             with contextlib.suppress(OSError):
                 sink.shutdown(socket.SHUT_WR)
+
+
+class HeldAnswers:
+    """A TCP relay to Redis that can hold Redis's answers to ``MGET``: a read in flight.
+
+    While :meth:`hold` is on, the answer to any ``MGET`` a client sends through the relay waits
+    in the relay until :meth:`release`; everything else (the subscription's notices, health
+    checks, other commands) passes. :meth:`wait_held` returns once such an answer is waiting, so
+    a test knows Redis has answered the read and its client has not heard it yet.
+    """
+
+    def __init__(self, target_port: int) -> None:
+        self._target = ("127.0.0.1", target_port)
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self._listener.getsockname()[1]
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._holding = False
+        self._open = threading.Event()
+        self._open.set()
+        self._held = threading.Event()
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> HeldAnswers:
+        threading.Thread(target=self._accept, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)
+        self._listener.close()
+        with self._lock:
+            sockets, self._sockets = self._sockets, []
+        for sock in sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+    def hold(self) -> None:
+        self._held.clear()
+        self._open.clear()
+        self._holding = True
+
+    def wait_held(self, timeout: float = 10) -> None:
+        assert self._held.wait(timeout), "no MGET answer was held"
+
+    def release(self) -> None:
+        self._holding = False
+        self._open.set()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(self._target)
+            with self._lock:
+                self._sockets += [client, upstream]
+            asked = threading.Event()  # this connection sent an MGET while holding
+            threading.Thread(
+                target=self._requests, args=(client, upstream, asked), daemon=True
+            ).start()
+            threading.Thread(
+                target=self._answers, args=(upstream, client, asked), daemon=True
+            ).start()
+
+    def _requests(self, source: socket.socket, sink: socket.socket, asked: threading.Event) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                if self._holding and b"MGET" in data.upper():
+                    asked.set()
+                sink.sendall(data)
+        with contextlib.suppress(OSError):
+            sink.shutdown(socket.SHUT_WR)
+
+    def _answers(self, source: socket.socket, sink: socket.socket, asked: threading.Event) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                if asked.is_set():
+                    self._held.set()
+                    self._open.wait()
+                    asked.clear()
+                sink.sendall(data)
+        with contextlib.suppress(OSError):
+            sink.shutdown(socket.SHUT_WR)
