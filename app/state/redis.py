@@ -95,6 +95,21 @@ def translated(operation: str) -> Iterator[None]:
         raise SharedStateUnavailable(
             f"redis did not serve {operation}: {type(exc).__name__}"
         ) from exc
+    except redis_errors.ResponseError as exc:
+        if not _forbidden(exc):
+            raise  # a wrong type or argument: a bug, not an outage
+        # An ACL that forbids a command we need (PUBLISH for revocation notices, say): a
+        # deployment error, but to a request the same as a Redis that cannot serve it (503).
+        raise SharedStateUnavailable(
+            f"redis did not serve {operation}: the Redis user's ACL forbids it"
+        ) from exc
+
+
+def _forbidden(exc: redis_errors.ResponseError) -> bool:
+    """A command refused by the Redis user's ACL, directly or inside one of our scripts."""
+    if isinstance(exc, redis_errors.NoPermissionError):
+        return True
+    return "can't run this command" in str(exc)  # Redis's wording for a script's call
 
 
 @contextlib.contextmanager

@@ -69,6 +69,12 @@ def cached(api: Api, cookie: str) -> None:
     assert hits(api) == before + 1, "the second read did not come from the replica's memory"
 
 
+def refused_soon(api: Api, cookie: str) -> None:
+    """The session is refused within the notice's bound (1 s + BFF_REDIS_TIMEOUT), then for good."""
+    eventually(lambda: api.me(cookie).status_code == 401, "the revocation did not arrive", 3)
+    assert_problem(api.me(cookie), 401, "session_revoked")
+
+
 def revoke_user(api: Api, user: str) -> None:
     response = api.call(
         "POST",
@@ -164,10 +170,12 @@ def test_a_logout_on_one_replica_ends_the_session_the_other_remembers(
 
     assert a.logout(cookie).status_code == 204
 
-    # The very next request, no waiting for the entry to expire.
-    assert_problem(b.me(cookie), 401, "session_revoked")
-    assert_problem(b.whoami(cookie), 401, "session_revoked")
+    # The replica that logged out: the very next request.
     assert_problem(a.me(cookie), 401, "session_revoked")
+    # The other: once the notice is read, in practice at once; the guarantee's bound is 1 s +
+    # BFF_REDIS_TIMEOUT, far below the entry's 60 s (a scheduler's hiccup must not fail CI).
+    refused_soon(b, cookie)
+    assert_problem(b.whoami(cookie), 401, "session_revoked")
 
 
 def test_an_operator_revocation_ends_every_session_of_the_user_the_other_replica_remembers(
@@ -182,8 +190,8 @@ def test_an_operator_revocation_ends_every_session_of_the_user_the_other_replica
     revoke_user(a, "user-1")
 
     for cookie in (from_a, from_b):
-        assert_problem(b.me(cookie), 401, "session_revoked")
         assert_problem(a.me(cookie), 401, "session_revoked")
+        refused_soon(b, cookie)
     before = hits(b)
     assert b.me(other).status_code == 200  # another user's session is still remembered
     assert hits(b) == before + 1
@@ -358,3 +366,21 @@ def test_the_in_process_state_has_no_cache_and_no_subscription() -> None:
         assert api.app.state.sessions.cache is None
         checks = api.call("GET", "/readyz", guard=False).json()["checks"]
         assert "revocation_notices" not in checks
+
+
+def test_a_redis_user_that_may_not_publish_makes_logout_pending_not_a_server_error(
+    own_redis: OwnRedis, admin: redis.Redis
+) -> None:
+    """A deployment whose Redis ACL forbids PUBLISH: the logout cannot be recorded, and says so."""
+    admin.execute_command(
+        "ACL", "SETUSER", "nopublish", "on", ">pw", "~*", "&*", "+@all", "-publish"
+    )
+    url = own_redis.url.replace("redis://", "redis://nopublish:pw@", 1)
+    settings = make_settings(redis_url=url, revocation_cache_seconds=CACHE_SECONDS)
+    with serving(settings, shared_state=RedisState.from_url(url)) as api:
+        cookie = api.login_cookie()
+        answer = api.logout(cookie)
+        assert answer.status_code == 202, answer.text
+        assert answer.json() == {"revocationRecorded": False}
+        # Refused here at once (the replica keeps the logout pending), never a 500.
+        assert_problem(api.me(cookie), 401, "session_revoked")
