@@ -65,5 +65,5 @@ HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
 # in-flight requests get BFF_SHUTDOWN_GRACE_SECONDS): give the container a stop timeout of at
 # least their sum (docker's default is 10 s; compose sets stop_grace_period).
 STOPSIGNAL SIGTERM
-# uvicorn[standard] brings uvloop and httptools; the server's loop/http "auto" picks them.
+# httptools (uvicorn[standard]) parses HTTP; the loop is asyncio's own (app/server.py says why).
 CMD ["meetergo-bff", "serve", "--host", "0.0.0.0", "--port", "8000"]

@@ -58,7 +58,11 @@ def build_server(app: FastAPI, settings: Settings, host: str, port: int) -> Drai
         app,
         host=host,
         port=port,
-        loop="auto",  # uvloop when installed (uvicorn[standard]), as in the container
+        # The standard library's loop, not uvloop: under a flood of kept-alive requests uvloop
+        # (libuv) accepts one new connection per loop iteration, so new clients waited seconds in
+        # the kernel's accept queue while the old ones were answered (bench/RESULTS.md, the soak).
+        # asyncio accepts up to the backlog at each wake-up, and was as fast here otherwise.
+        loop="asyncio",
         # httptools (uvicorn[standard]) with the edge's limits: header size and count, header and
         # body read deadlines, a connection cap (app/http_edge.py, docs/design.md).
         http=protocol_class(edge_limits(settings)),

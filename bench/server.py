@@ -10,7 +10,7 @@ The process ends by itself, whatever happens to the parent:
 - on SIGTERM/SIGINT (uvicorn's own handlers),
 - after ``--max-seconds`` at the latest.
 
-The service runs as ``meetergo-bff serve`` runs it (``app.server.build_server``: uvloop and
+The service runs as ``meetergo-bff serve`` runs it (``app.server.build_server``: asyncio's loop and
 httptools when installed, JSON access log at the configured level, here written to wherever the
 parent sent stdout). The sandbox runs under plain uvicorn with the same loop and parser, without
 an access log: it stands in for meetergo and its own logging is not what is being measured.
