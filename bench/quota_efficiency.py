@@ -450,6 +450,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.session_key = secrets.token_urlsafe(32)
     args.ticket_secret = secrets.token_urlsafe(32)
     when = datetime.now(UTC)
+    commit = _git_commit()  # now: the checkout may move on while the run goes
     results = {scenario.name: run_scenario(args, scenario) for scenario in scenarios_of(args)}
     table = markdown_table(results)
     report = {
@@ -458,7 +459,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "command": shlex.join([_interpreter(), "-m", "bench.quota_efficiency", *arguments]),
         "date": when.isoformat(timespec="seconds"),
         "machine": machine_facts(),
-        "git_commit": _git_commit(),
+        "git_commit": commit,
         "service_env": args.env,
         "replicas": args.replicas,
         "sandbox_limit": {"per_minute": args.sandbox_rate, "burst": args.sandbox_burst},

@@ -19,6 +19,7 @@ from app.config import Settings
 from app.errors import ErrorCode, ProblemError
 from app.ops.metrics import Metrics
 from app.upstream.call import UpstreamCall, UpstreamResult
+from app.upstream.client import UpstreamClient
 from app.upstream.credentials import MeetergoCredentials
 from app.upstream.pool_health import UpstreamPoolHealth
 
@@ -53,7 +54,7 @@ class UpstreamSender:
     def __init__(
         self,
         settings: Settings,
-        client: httpx.AsyncClient,
+        client: UpstreamClient,
         *,
         rng: random.Random | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -184,7 +185,11 @@ class UpstreamSender:
         if health:
             health.started()
         try:
-            response = await self._client.send(self._request(call, authorization), stream=True)
+            # The transport itself, not AsyncClient.send: see UpstreamClient. No redirect is
+            # followed and no cookie kept, as before, now by construction.
+            response = await self._client.transport.handle_async_request(
+                self._request(call, authorization)
+            )
             try:
                 body = await _read_capped(response)
             finally:
