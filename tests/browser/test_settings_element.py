@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.conftest import VENDOR_DIR
 from tests.browser.connect_harness import GOOGLE_EMAIL, answer_consent_screen, set_sandbox_faults
@@ -371,7 +372,8 @@ def test_keyboard_and_screen_reader_paths(alice: Page, stack: Stack, connected: 
     alice.wait_for_selector(f"{ELEMENT}[data-state=ready]")
     assert switch.is_checked() is (not before)
     assert alice.evaluate(active) == "toggle-validateAvailability"
-    assert "Conflict checking is" in (alice.get_by_test_id("announcer").text_content() or "")
+    # The live region is emptied, then filled 50 ms later (so a repeated message is read again).
+    expect(alice.get_by_test_id("announcer")).to_contain_text("Conflict checking is")
 
 
 # -- theming --------------------------------------------------------------------------------------
