@@ -14,10 +14,12 @@ Two rules for every request except the operations endpoints (health, readiness, 
   ``receive()`` for ``http.disconnect``; when the client closes the connection before its answer
   was sent, the handler is cancelled, so its upstream call stops holding a pooled connection and
   a place in the bound. The access log and metrics record such a request with status 499 (nginx's
-  "client closed request"); nothing is sent.
+  "client closed request"); nothing is sent. The watcher starts only once a request has run for
+  ``WATCH_AFTER_SECONDS``: most answers (a cached read) are sent sooner, and a task per request
+  was a measurable part of their cost; the requests worth cancelling are the ones that wait.
 
-A pure ASGI middleware (no ``BaseHTTPMiddleware``): one task per request for the watcher, nothing
-buffered beyond the small request bodies this API takes.
+A pure ASGI middleware (no ``BaseHTTPMiddleware``): a timer per request, a watcher task for the
+slow ones, nothing buffered beyond the small request bodies this API takes.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from app.ops.metrics import Metrics
 
 RETRY_AFTER_SECONDS = 1
 LAG_SAMPLE_SECONDS = 0.05
+WATCH_AFTER_SECONDS = 0.01
 CLIENT_CLOSED = 499
 # A declared body larger than this is not read ahead by the watcher (the body check refuses it).
 _WATCHED_BODY_BYTES = 64 * 1024
@@ -122,32 +125,17 @@ class OverloadMiddleware:
         if handler is None:  # pragma: no cover - ASGI servers always run requests in tasks
             await self.app(scope, receive, send)
             return
-        inbox: asyncio.Queue[Message] = asyncio.Queue()
-        answered = False
-        gone = False
-
-        async def watch() -> None:
-            nonlocal gone
-            while True:
-                message = await receive()
-                await inbox.put(message)
-                if message["type"] == "http.disconnect":
-                    if not answered:
-                        gone = True
-                        handler.cancel()
-                    return
+        watch = _DisconnectWatch(receive, handler)
 
         async def tracked_send(message: Message) -> None:
-            nonlocal answered
             if message["type"] == "http.response.body" and not message.get("more_body", False):
-                answered = True
+                watch.answered = True
             await send(message)
 
-        watcher = asyncio.create_task(watch())
         try:
-            await self.app(scope, inbox.get, tracked_send)
+            await self.app(scope, watch.receive, tracked_send)
         except asyncio.CancelledError:
-            if not gone:
+            if not watch.gone:
                 raise
             # Our own cancellation: the client left. Undo it, so that an enclosing timeout or
             # task group does not mistake it for theirs, and let the outer layers log a 499.
@@ -156,9 +144,61 @@ class OverloadMiddleware:
             await send({"type": "http.response.start", "status": CLIENT_CLOSED, "headers": []})
             await send({"type": "http.response.body", "body": b""})
         finally:
-            watcher.cancel()
+            await watch.close()
+
+
+class _DisconnectWatch:
+    """One request's watch for ``http.disconnect``: it starts after ``WATCH_AFTER_SECONDS``.
+
+    Until then the app reads ``receive()`` itself; once the watcher runs, it is the only reader
+    and passes every message on to the app through a queue.
+    """
+
+    def __init__(self, receive: Receive, handler: asyncio.Task[object]) -> None:
+        self._receive = receive
+        self._handler = handler
+        self._loop = asyncio.get_running_loop()
+        self._inbox: asyncio.Queue[Message] | None = None
+        self._watcher: asyncio.Task[None] | None = None
+        self._reading = 0  # the app's own receive() calls in progress, before the watcher runs
+        self.answered = False
+        self.gone = False
+        self._timer = self._loop.call_later(WATCH_AFTER_SECONDS, self._start)
+
+    def _start(self) -> None:
+        if self.answered:
+            return
+        if self._reading:  # two readers of one receive() would race: look again a little later
+            self._timer = self._loop.call_later(WATCH_AFTER_SECONDS, self._start)
+            return
+        self._inbox = asyncio.Queue()
+        self._watcher = self._loop.create_task(self._watch(self._inbox))
+
+    async def _watch(self, inbox: asyncio.Queue[Message]) -> None:
+        while True:
+            message = await self._receive()
+            await inbox.put(message)
+            if message["type"] == "http.disconnect":
+                if not self.answered:
+                    self.gone = True
+                    self._handler.cancel()
+                return
+
+    async def receive(self) -> Message:
+        if self._inbox is not None:
+            return await self._inbox.get()
+        self._reading += 1
+        try:
+            return await self._receive()
+        finally:
+            self._reading -= 1
+
+    async def close(self) -> None:
+        self._timer.cancel()
+        if self._watcher is not None:
+            self._watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await watcher
+                await self._watcher
 
 
 class LoopLag:
