@@ -11,6 +11,7 @@ out, and removing a key ends every session it signed.
 from __future__ import annotations
 
 import hashlib
+from collections import OrderedDict
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -25,6 +26,9 @@ SECURE_NAME = "__Host-Http-mbff_session"
 INSECURE_NAME = "mbff_session"  # development only: no prefix is possible without Secure
 _SALT = "mbff.session.v1"
 _FORMAT = 2  # 2: the state epoch ``ep``; cookies of format 1 are refused (one logout at upgrade)
+# Cookies verified recently, per process: a browser sends the same value on every call until the
+# cookie slides, so its HMAC and JSON are checked once, not on every request.
+VERIFIED_COOKIES = 4096
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,10 @@ class SessionCookieCodec:
         self.secure = not settings.insecure_cookies
         self.name = SECURE_NAME if self.secure else INSECURE_NAME
         self.max_age = settings.session_absolute_timeout
+        # value -> its checked content. Only cookies that passed are kept (a forged value is
+        # checked each time it comes, as before); the content holds no time: every rule that
+        # depends on the clock is applied to it on each request (app/session/sessions.py).
+        self._verified: OrderedDict[str, SessionData] = OrderedDict()
 
     def encode(self, data: SessionData) -> str:
         payload = {"v": _FORMAT, **asdict(data)}
@@ -68,6 +76,18 @@ class SessionCookieCodec:
 
     def decode(self, value: str) -> SessionData | None:
         """The session in ``value``, or None when the signature or the shape is wrong."""
+        known = self._verified.get(value)
+        if known is not None:
+            self._verified.move_to_end(value)
+            return known
+        data = self._verify(value)
+        if data is not None:
+            self._verified[value] = data
+            if len(self._verified) > VERIFIED_COOKIES:
+                self._verified.popitem(last=False)
+        return data
+
+    def _verify(self, value: str) -> SessionData | None:
         try:
             payload: Any = self._serializer.loads(value)
         except BadSignature:

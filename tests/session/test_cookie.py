@@ -230,3 +230,36 @@ def test_development_alone_keeps_the_secure_host_cookie() -> None:
 def test_plain_http_cookies_are_refused_outside_development() -> None:
     with pytest.raises(ValidationError, match="BFF_INSECURE_COOKIES"):
         make_settings(insecure_cookies=True)
+
+
+def test_a_cookie_is_verified_once_and_its_session_rules_still_apply_on_every_request(
+    app: FastAPI, api: Api, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The codec remembers cookies that passed (their HMAC and JSON), never their session's fate."""
+    codec = app.state.sessions.codec
+    verified: list[str] = []
+    check = codec._verify
+
+    def counted(value: str) -> SessionData | None:
+        verified.append(value)
+        return check(value)
+
+    monkeypatch.setattr(codec, "_verify", counted)
+    cookie = api.login_cookie()
+    for _ in range(3):
+        assert api.me(cookie).status_code == 200
+    assert verified.count(cookie) == 1
+
+    # A forged value is checked every time it comes, and refused every time.
+    forged = cookie[:-4] + ("AAAA" if not cookie.endswith("AAAA") else "BBBB")
+    for _ in range(2):
+        assert_problem(api.me(forged), 401, "unauthenticated")
+    assert verified.count(forged) == 2
+
+    # Logout and the timeouts are the session's rules, applied to the remembered content.
+    api.logout(cookie)
+    assert_problem(api.me(cookie), 401, "session_revoked")
+    second = api.login_cookie()
+    assert api.me(second).status_code == 200
+    clock.advance(app.state.settings.session_idle_timeout + 1)
+    assert_problem(api.me(second), 401, "session_expired")
