@@ -47,3 +47,14 @@ def test_proxy_overhead_completes_and_reports_every_variant(tmp_path: Path) -> N
         assert ratio is not None, name
         assert ratio["median"] > 0, name
         assert ratio["p90"] > 0, name
+
+
+def test_added_latency_completes_and_reports_each_round() -> None:
+    command = [sys.executable, "-m", "bench.added_latency", "--rounds", "2", "--seconds", "1"]
+    finished = subprocess.run(
+        command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    summary = json.loads(finished.stdout.strip().splitlines()[-1])
+    assert len(summary["added_p50_ms_rounds"]) == 2
+    assert isinstance(summary["added_p50_ms_median"], float)
