@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import json
 import logging
 import math
 import secrets
@@ -208,8 +209,8 @@ class ReadCacheStage:
         self, call: UpstreamCall, name: str, generation: str, following: Handler
     ) -> UpstreamResult:
         result = await following(call)
-        if not 200 <= result.status < 300 or not result.body:
-            return result
+        if not 200 <= result.status < 300 or not _is_json(result.body):
+            return result  # the answer maps it to a problem; a broken body is never kept
         self._count("miss")
         if self._ttl <= 0:
             return replace(result, cache_status="fwd=miss")
@@ -224,7 +225,7 @@ class ReadCacheStage:
         self._count("bypass")
         lookup = await self._lookup(call.meetergo_user_id, name)
         result = await following(call)
-        if 200 <= result.status < 300 and result.body and self._ttl > 0:
+        if 200 <= result.status < 300 and self._ttl > 0 and _is_json(result.body):
             await self._store(call.meetergo_user_id, name, result.body, lookup.generation)
         return replace(result, cache_status="fwd=request")
 
@@ -296,6 +297,17 @@ class ReadCacheStage:
     def _count(self, outcome: str) -> None:
         if self._metrics:
             self._metrics.cache_reads.labels(outcome).inc()
+
+
+def _is_json(body: bytes) -> bool:
+    """Whether ``body`` is a JSON document: what every read answers, and all a cache may keep."""
+    if not body:
+        return False
+    try:
+        json.loads(body)
+    except ValueError:
+        return False
+    return True
 
 
 def _cached(entry: CachedRead, now: float, status: str) -> UpstreamResult:

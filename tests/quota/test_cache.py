@@ -189,3 +189,17 @@ def test_reads_are_cached_per_meetergo_user(sandbox: SandboxAdmin) -> None:
     assert len(_connections(alices)) == 1
     assert _connections(bobs) == []
     assert bobs.headers["cache-status"].endswith("stored")
+
+
+def test_a_broken_body_is_never_cached(sandbox: SandboxAdmin, backend: str | None) -> None:
+    """meetergo's 200 with a body that is not JSON is refused, and the next read asks again."""
+    sandbox.connect("alice@example.com")
+    with replicas(1, sandbox.url, backend) as (replica,):
+        replica.login("alice", ALICE_ID)
+        sandbox.faults(malformed_json=True, times=1)
+        broken = _one(replica)
+        again = _one(replica)
+    assert_problem(broken, 502, "upstream_bad_response")
+    assert again.headers["cache-status"] == "meetergo-bff; fwd=miss; stored"
+    assert len(_connections(again)) == 1
+    assert reached(sandbox.requests(), "/connections") == 2
