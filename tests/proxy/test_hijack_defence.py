@@ -14,13 +14,11 @@ import contextlib
 import json
 import logging
 import re
-import uuid
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-import redis
 from fastapi.testclient import TestClient
 
 from app.connect import undo as undo_module
@@ -36,7 +34,7 @@ from tests.proxy.support import (
     proxy_settings,
     upstream_path,
 )
-from tests.support.redis import redis_url_or_skip
+from tests.support.redis import key_space, redis_url_or_skip
 
 CALLBACK = "/connect/callback/"
 
@@ -194,15 +192,8 @@ def test_after_the_owner_decided_the_flow_a_foreign_copy_removes_nothing(
 @pytest.fixture
 def redis_prefix() -> Iterator[tuple[str, str]]:
     url = redis_url_or_skip()
-    prefix = f"mbff-test-{uuid.uuid4().hex}:"
-    yield url, prefix
-    client = redis.Redis.from_url(url)
-    try:
-        keys = list(client.scan_iter(match=f"{prefix}*"))
-        if keys:
-            client.delete(*keys)
-    finally:
-        client.close()
+    with key_space(url) as prefix:
+        yield url, prefix
 
 
 @pytest.mark.redis

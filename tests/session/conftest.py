@@ -319,3 +319,13 @@ def client(app: FastAPI) -> Iterator[TestClient]:
 @pytest.fixture
 def api(client: TestClient) -> Api:
     return api_for(client)
+
+
+def settled(api: Api, cookie: str) -> httpx.Response:
+    """``/auth/me`` once Redis answers this replica again (its pooled connections are renewed)."""
+    deadline = time.monotonic() + 10
+    while True:
+        response = api.me(cookie)
+        if response.status_code != 503 or time.monotonic() > deadline:
+            return response
+        time.sleep(0.1)

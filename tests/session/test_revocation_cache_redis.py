@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 
 import httpx
@@ -18,9 +17,8 @@ import pytest
 import redis
 
 from app.state.redis import RedisState
-from tests.session.conftest import Api, assert_problem, decode_cookie, serving
-from tests.session.test_state_loss_redis import settled
-from tests.support.redis import HeldAnswers, OwnRedis, redis_url_or_skip
+from tests.session.conftest import Api, assert_problem, decode_cookie, serving, settled
+from tests.support.redis import HeldAnswers, OwnRedis, key_space, redis_url_or_skip
 from tests.support.settings import MANAGEMENT_TOKEN, make_settings
 
 pytestmark = pytest.mark.redis
@@ -100,15 +98,8 @@ def redis_url() -> str:
 
 @pytest.fixture
 def prefix(redis_url: str) -> Iterator[str]:
-    prefix = f"mbff-test-{uuid.uuid4().hex}:"
-    yield prefix
-    client = redis.Redis.from_url(redis_url)
-    try:
-        keys = list(client.scan_iter(match=f"{prefix}*"))
-        if keys:
-            client.delete(*keys)
-    finally:
-        client.close()
+    with key_space(redis_url) as prefix:
+        yield prefix
 
 
 @pytest.fixture

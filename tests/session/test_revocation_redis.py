@@ -6,7 +6,6 @@ keys live under a prefix unique to the test and are deleted afterwards.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
 import anyio
@@ -20,7 +19,7 @@ from app.state.epoch import StateEpoch
 from app.state.redis import RedisState
 from app.state.store import DEFAULT_PREFIX
 from tests.session.conftest import Api, assert_problem, open_client, serving, ticket
-from tests.support.redis import redis_url_or_skip
+from tests.support.redis import key_space, redis_url_or_skip
 from tests.support.settings import MANAGEMENT_TOKEN, make_settings
 
 pytestmark = pytest.mark.redis
@@ -33,15 +32,8 @@ def redis_url() -> str:
 
 @pytest.fixture
 def prefix(redis_url: str) -> Iterator[str]:
-    prefix = f"mbff-test-{uuid.uuid4().hex}:"
-    yield prefix
-    client = redis.Redis.from_url(redis_url)
-    try:
-        keys = list(client.scan_iter(match=f"{prefix}*"))
-        if keys:
-            client.delete(*keys)
-    finally:
-        client.close()
+    with key_space(redis_url) as prefix:
+        yield prefix
 
 
 @pytest.fixture

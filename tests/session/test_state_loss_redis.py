@@ -11,12 +11,11 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
-import httpx
 import pytest
 
 from app.session.sessions import SessionManager
 from app.state.redis import RedisState
-from tests.session.conftest import Api, assert_problem, cleared, serving, ticket
+from tests.session.conftest import Api, assert_problem, cleared, serving, settled, ticket
 from tests.support.redis import CuttableLink, OwnRedis
 from tests.support.settings import MANAGEMENT_TOKEN, make_settings
 
@@ -37,16 +36,6 @@ def replicas(own_redis: OwnRedis) -> Iterator[tuple[Api, Api]]:
         serving(settings, shared_state=RedisState.from_url(own_redis.url)) as b,
     ):
         yield a, b
-
-
-def settled(api: Api, cookie: str) -> httpx.Response:
-    """``/auth/me`` once Redis answers this replica again (its pooled connections are renewed)."""
-    deadline = time.monotonic() + 10
-    while True:
-        response = api.me(cookie)
-        if response.status_code != 503 or time.monotonic() > deadline:
-            return response
-        time.sleep(0.1)
 
 
 def ready(api: Api) -> None:

@@ -15,6 +15,8 @@ import socket
 import subprocess
 import threading
 import time
+import uuid
+from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
@@ -25,6 +27,20 @@ from redis.retry import Retry
 REDIS_URL_VARIABLE = "TEST_REDIS_URL"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 _PROBE_TIMEOUT = 0.5
+
+
+@contextlib.contextmanager
+def key_space(url: str) -> Iterator[str]:
+    """A key prefix of the test's own on the Redis at ``url``; its keys are deleted afterwards."""
+    prefix = f"mbff-test-{uuid.uuid4().hex}:"
+    yield prefix
+    client = redis.Redis.from_url(url)
+    try:
+        keys = list(client.scan_iter(match=f"{prefix}*"))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
 
 
 def redis_url_or_skip() -> str:
