@@ -47,17 +47,6 @@ CHANNEL = "notices"  # under the state's prefix: deployments sharing a Redis do 
 HEARTBEAT_SECONDS = 1.0
 RESUBSCRIBE_SECONDS = 0.5  # between two attempts to subscribe while Redis does not answer
 
-# GET, or SET without expiry and PUBLISH when absent: ensure (app/state/redis.py) with a notice.
-_ENSURE_SCRIPT = """
-local value = redis.call('GET', KEYS[1])
-if value then
-  return value
-end
-redis.call('SET', KEYS[1], ARGV[1])
-redis.call('PUBLISH', ARGV[2], ARGV[3])
-return ARGV[1]
-"""
-
 
 class NoticeListener(Protocol):
     def subscribed(self, until: float) -> None:
@@ -114,11 +103,11 @@ class RedisNotices:
     """
 
     def __init__(self, state: RedisState, *, answer_within: float = 1.0) -> None:
+        self._state = state
         self._client = state.client
         self._prefix = state.prefix
         self.channel = state.prefix + CHANNEL
         self._answer_within = answer_within
-        self._ensure = self._client.register_script(_ENSURE_SCRIPT)
         self._lost_at: float | None = None  # when the subscription broke, until it is back
 
     async def put(self, key: str, value: str, ttl: float, notice: str) -> None:
@@ -130,9 +119,7 @@ class RedisNotices:
                 await pipe.execute()
 
     async def ensure(self, key: str, value: str, notice: str) -> str:
-        with translated("ENSURE+PUBLISH"):
-            held = await self._ensure(keys=[self._prefix + key], args=[value, self.channel, notice])
-        return str(_text(held))
+        return await self._state.ensure(key, value, announce=(self.channel, notice))
 
     async def follow(self, listener: NoticeListener) -> None:
         """Keep one subscription and report it to ``listener``, until cancelled."""

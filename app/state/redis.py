@@ -44,12 +44,17 @@ return count
 
 
 # GET, or SET without expiry when absent: the state epoch, created once by whoever comes first.
+# With ARGV[2] and ARGV[3], the one that sets it also publishes ARGV[3] on channel ARGV[2]
+# (app/state/notices.py), in the same atomic step.
 _ENSURE_SCRIPT = """
 local value = redis.call('GET', KEYS[1])
 if value then
   return value
 end
 redis.call('SET', KEYS[1], ARGV[1])
+if ARGV[2] then
+  redis.call('PUBLISH', ARGV[2], ARGV[3])
+end
 return ARGV[1]
 """
 
@@ -246,9 +251,10 @@ class RedisState:
                 raise ValueError(NOT_A_COUNTER) from exc
         return int(count)
 
-    async def ensure(self, key: str, value: str) -> str:
-        with translated("ENSURE"):
-            held = await self._ensure(keys=[self._prefix + key], args=[value])
+    async def ensure(self, key: str, value: str, *, announce: tuple[str, str] | None = None) -> str:
+        """:meth:`SharedState.ensure`; ``announce`` (channel, message) is published if it sets."""
+        with translated("ENSURE" if announce is None else "ENSURE+PUBLISH"):
+            held = await self._ensure(keys=[self._prefix + key], args=[value, *(announce or ())])
         return str(_text(held))
 
     async def schedule(self, queue: str, member: str, due: float, ttl: float) -> None:
