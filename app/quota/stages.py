@@ -213,10 +213,11 @@ class ReadCacheStage:
             return result  # the answer maps it to a problem; a broken body is never kept
         self._count("miss")
         if self._ttl <= 0:
-            return replace(result, cache_status="fwd=miss")
+            return replace(result, cache_status="fwd=miss", json_checked=True)
         stored = await self._store(call.meetergo_user_id, name, result.body, generation)
         forward = "stale" if call.priority is Priority.REFRESH else "miss"
-        return replace(result, cache_status=f"fwd={forward}" + ("; stored" if stored else ""))
+        status = f"fwd={forward}" + ("; stored" if stored else "")
+        return replace(result, cache_status=status, json_checked=True)
 
     async def _fetch_fresh(
         self, call: UpstreamCall, name: str, following: Handler
@@ -225,9 +226,10 @@ class ReadCacheStage:
         self._count("bypass")
         lookup = await self._lookup(call.meetergo_user_id, name)
         result = await following(call)
-        if 200 <= result.status < 300 and self._ttl > 0 and _is_json(result.body):
+        checked = 200 <= result.status < 300 and _is_json(result.body)
+        if checked and self._ttl > 0:
             await self._store(call.meetergo_user_id, name, result.body, lookup.generation)
-        return replace(result, cache_status="fwd=request")
+        return replace(result, cache_status="fwd=request", json_checked=checked)
 
     async def _await_other_replica(
         self, user: str, name: str, lock: str, started: float
@@ -311,8 +313,13 @@ def _is_json(body: bytes) -> bool:
 
 
 def _cached(entry: CachedRead, now: float, status: str) -> UpstreamResult:
+    # Only JSON documents are stored (_fetch): the answer need not parse the body again.
     return UpstreamResult(
-        status=200, body=entry.body, cache_status=status, age=math.floor(entry.age(now))
+        status=200,
+        body=entry.body,
+        cache_status=status,
+        age=math.floor(entry.age(now)),
+        json_checked=True,
     )
 
 

@@ -42,6 +42,7 @@ class UpstreamResult:
     attempts: int = 1
     cache_status: str | None = None  # the Cache-Status parameters (RFC 9211), when cached
     age: int | None = None  # seconds since meetergo produced a cached body
+    json_checked: bool = False  # the body is known to be a JSON document (the cache checked it)
 
 
 Handler = Callable[[UpstreamCall], Awaitable[UpstreamResult]]

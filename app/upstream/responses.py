@@ -59,7 +59,8 @@ def _success(call: UpstreamCall, result: UpstreamResult) -> Response:
             raise ProblemError(ErrorCode.UPSTREAM_BAD_RESPONSE)
         return Response(status_code=result.status, headers=headers)
     try:
-        json.loads(result.body)
+        if not result.json_checked:  # the cache stage parsed it already, once
+            json.loads(result.body)
     except ValueError:
         logger.error(
             "meetergo %s answered %s with a body that is not JSON",
